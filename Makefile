@@ -1,0 +1,28 @@
+# quintet: every command a user or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+STACK ?= dev
+JSON ?=
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap plan lint test test-infra test-k8s test-app test-e2e
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## install Debian packages (when missing) and the Python venv
+	@scripts/bootstrap.sh
+
+plan: bootstrap ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
+	@$(PY) -m stacks.plan --stack "$(STACK)" $(if $(JSON),--json,)
+
+lint: bootstrap ## ruff and import-linter
+	@.venv/bin/ruff check .
+	@.venv/bin/lint-imports --no-cache
+
+test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-infra: bootstrap ## Pulumi mock tests of the components and stacks
+	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)

@@ -1,0 +1,230 @@
+"""Runs the real program under Pulumi mocks and records every resource and invoke.
+
+This is the engine of the offline plan and of every infra test: no CLI, no credentials, no
+network. Mocks echo inputs back and add the few computed attributes the program reads (ids,
+ARNs, endpoints), all deterministic, so two runs record the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ACCOUNT_ID = "123456789012"
+SECRET_MASK = "[secret]"
+UNKNOWN_MASK = "[unknown]"
+PROJECT = "quintet"
+
+
+@dataclass
+class RecordedResource:
+    """One resource the program registered, as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    provider: str | None
+    dependencies: list[str]
+    custom: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def masked_inputs(self) -> dict[str, Any]:
+        """Inputs with every secret replaced by ``[secret]``."""
+        return mask_secrets(self.inputs)
+
+
+@dataclass
+class RecordedInvoke:
+    """One data-source call (invoke) the program made."""
+
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class ProgramRun:
+    """Everything one mocked run of the program registered."""
+
+    stack: str
+    resources: list[RecordedResource]
+    invokes: list[RecordedInvoke]
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        """Resources of one type token, e.g. ``aws:ec2/subnet:Subnet``."""
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> RecordedResource:
+        """The one resource with this logical name."""
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        """The resource with this URN."""
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        """Direct children of a resource."""
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+def mask_secrets(value: Any) -> Any:
+    """Replaces wrapped secrets (and unknowns) anywhere in a value, keeping the rest as is."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_MASK
+    if value is rpc.UNKNOWN or value == rpc.UNKNOWN:
+        return UNKNOWN_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The plain value behind wrapped secrets, for mocks that compute outputs from inputs."""
+    if rpc.is_rpc_secret(value):
+        return unwrap_secrets(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+# Computed attributes by type token: what a real provider would return that the program reads.
+ComputedFn = Callable[[pulumi_mocks.MockResourceArgs, str], dict[str, Any]]
+COMPUTED: dict[str, ComputedFn] = {
+    "aws:ecr/repository:Repository": lambda a, region: {
+        "repositoryUrl": (
+            f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{a.inputs.get('name', a.name)}"
+        ),
+        "registryId": ACCOUNT_ID,
+    },
+    "aws:ec2/vpc:Vpc": lambda a, region: {"defaultSecurityGroupId": f"{a.name}-default-sg"},
+}
+
+# Answers to data-source calls, by token. An invoke without an answer fails the run, so a new
+# data source is never silently mocked as empty.
+InvokeFn = Callable[[Mapping[str, Any], str], dict[str, Any]]
+INVOKES: dict[str, InvokeFn] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda args, region: {
+        "names": [f"{region}{s}" for s in "abcdef"],
+        "zoneIds": [f"{region[:3]}{region[-1]}-az{i}" for i in range(1, 7)],
+        "id": region,
+        "groupNames": [region],
+    },
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda args, region: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+        "userId": "AIDMOCK",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getRegion:getRegion": lambda args, region: {
+        "name": region, "region": region, "id": region, "description": region, "endpoint": "",
+    },
+    "aws:index/getPartition:getPartition": lambda args, region: {
+        "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
+    },
+}
+
+
+class PlanMocks(pulumi_mocks.Mocks):
+    """Deterministic mocks: ids from names, inputs echoed, computed attributes from COMPUTED."""
+
+    def __init__(self, region: str, invokes: list[RecordedInvoke]) -> None:
+        self.region = region
+        self.invokes = invokes
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        """Echoes the inputs back with an id, an ARN and the type's computed attributes."""
+        state = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{args.name}")
+        computed = COMPUTED.get(args.typ)
+        if computed is not None:
+            state.update(computed(args, self.region))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        """Answers a data-source call from INVOKES, recording it."""
+        self.invokes.append(RecordedInvoke(args.token, unwrap_secrets(dict(args.args))))
+        answer = INVOKES.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"no mock answer for the invoke {args.token}")
+        return answer(unwrap_secrets(args.args), self.region)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps parent, provider and dependencies of each registration."""
+
+    def __init__(self, mocks: PlanMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):
+        """Records the registration, then lets the stock mock monitor answer it."""
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        provider = request.provider.split("::")
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                inputs=copy.deepcopy(inputs),
+                provider="::".join(provider[:-1]) if len(provider) > 1 else None,
+                dependencies=sorted(set(request.dependencies)),
+                custom=request.custom,
+                outputs=dict(self.resources[response.urn].state),
+            )
+        )
+        return response
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+) -> ProgramRun:
+    """Runs ``program`` as a Pulumi program of ``stack`` under mocks and returns what it registered.
+
+    Exceptions from the program (a ``ConfigError`` above all) propagate to the caller.
+    """
+    region = config.get("aws:region", "eu-west-2")
+    invokes: list[RecordedInvoke] = []
+    mocks = PlanMocks(region, invokes)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    # A fresh root stack for every run, so runs of several stacks in one process stay apart.
+    pulumi_settings.ROOT.set(None)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    _sync_await(run_pulumi_func(program))
+    stack_urns = {r.urn for r in monitor.recorded}
+    for r in monitor.recorded:
+        if r.parent not in stack_urns:
+            r.parent = None  # the root stack resource
+    resources = sorted(monitor.recorded, key=lambda r: r.urn)
+    return ProgramRun(stack=stack, resources=resources, invokes=invokes)

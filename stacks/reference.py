@@ -1,0 +1,59 @@
+"""The reference stack: the one place that wires the tiers together and exports outputs."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.network import Network, NetworkArgs
+from components.registry import Registry, RegistryArgs
+from stacks.settings import Settings
+
+
+def base_tags(settings: Settings, stack: str) -> dict[str, str]:
+    """Tags every AWS resource carries (through the provider's default tags)."""
+    return {
+        "quintet.io/project": "quintet",
+        "quintet.io/stack": stack,
+        "quintet.io/tier": settings.tier,
+        "managed-by": "pulumi",
+    }
+
+
+def build_reference_stack(settings: Settings, *, stack: str, region: str) -> None:
+    """Declares every tier of the topology for one stack and exports what consumers need."""
+    prefix = f"quintet-{stack}"
+    aws_provider = aws.Provider(
+        "aws", region=region, default_tags={"tags": base_tags(settings, stack)}
+    )
+    with_aws = pulumi.ResourceOptions(providers=[aws_provider])
+
+    net = settings.network
+    network = Network(
+        "network",
+        NetworkArgs(
+            cidr=net.cidr,
+            az_count=net.az_count,
+            nat_strategy=net.nat_strategy,
+            subnet_prefixes={
+                "public": net.public_prefix,
+                "private": net.private_prefix,
+                "isolated": net.isolated_prefix,
+            },
+            cluster_name=prefix,
+        ),
+        opts=with_aws,
+    )
+    registry = Registry(
+        "registry",
+        RegistryArgs(repository_name=prefix, keep_images=settings.image.keep_images),
+        opts=with_aws,
+    )
+
+    pulumi.export("vpc_id", network.vpc_id)
+    pulumi.export("availability_zones", network.availability_zones)
+    pulumi.export("public_subnet_ids", network.public_subnet_ids)
+    pulumi.export("private_subnet_ids", network.private_subnet_ids)
+    pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
+    pulumi.export("ecr_repository_url", registry.repository_url)
+    pulumi.export("image_tag", settings.image.tag)

@@ -1,0 +1,233 @@
+"""Turns raw stack config into validated ``Settings``: baseline, then tier preset, then stack file.
+
+Raw config is what the Pulumi engine hands a program: a mapping of ``namespace:key`` to string
+values (structured values JSON-encoded), plus the set of keys that are secrets. Every problem is
+collected and reported at once, one line each, naming the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from components.subnets import CidrTooSmall, plan_subnets
+from stacks.errors import ConfigError
+from stacks.settings.fields import CONFIG_NAMESPACE
+from stacks.settings.model import TIERS, Settings
+from stacks.settings.presets import TIER_PRESETS
+from stacks.settings.schema import Leaf, leaves, leaves_by_key
+
+SECRET_WORDS = ("token", "password", "secret", "apikey", "privatekey")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class _Invalid(ValueError):
+    """A value that does not fit its setting; the text says what is allowed."""
+
+
+def parse_value(leaf: Leaf, raw: Any) -> Any:
+    """Converts one raw config value (an engine string, or native YAML) to the leaf type."""
+    if leaf.type is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise _Invalid("expected a boolean (true or false)")
+    if leaf.type is int:
+        if isinstance(raw, bool):
+            raise _Invalid("expected a whole number")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+            return int(raw)
+        raise _Invalid("expected a whole number")
+    if leaf.type is list:
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                raise _Invalid("expected a list of strings, e.g. [\"a\", \"b\"]") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _Invalid("expected a list of strings, e.g. [\"a\", \"b\"]")
+        return value
+    if not isinstance(raw, str):
+        raise _Invalid("expected a string")
+    return raw
+
+
+def check_constraints(leaf: Leaf, value: Any) -> None:
+    """Raises ``_Invalid`` when a parsed value breaks its setting's range, choices or kind."""
+    spec = leaf.spec
+    if spec.choices is not None and value not in spec.choices:
+        raise _Invalid(f"allowed: {', '.join(spec.choices)}")
+    if spec.minimum is not None and value < spec.minimum:
+        bound = f"at most {spec.maximum:g}" if spec.maximum is not None else "no upper bound"
+        raise _Invalid(f"must be at least {spec.minimum:g} ({bound})")
+    if spec.maximum is not None and value > spec.maximum:
+        raise _Invalid(f"must be at most {spec.maximum:g}")
+    if leaf.type is list and spec.minimum is None and not value:
+        raise _Invalid("must list at least one value")
+    if spec.kind == "cidr":
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise _Invalid("expected an IPv4 CIDR with host bits zero, e.g. 10.40.0.0/16") from None
+        if net.version != 4 or not 16 <= net.prefixlen <= 24:
+            raise _Invalid("expected an IPv4 CIDR between /16 and /24 (the range a VPC allows)")
+    if spec.kind == "dns-name" and not _DNS_NAME.match(value):
+        raise _Invalid("expected a lower-case DNS name such as www.example.com")
+
+
+def _section_keys() -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    for leaf in leaves():
+        if len(leaf.path) > 1:
+            sections.setdefault(leaf.path[0], []).append(leaf.key)
+    return sections
+
+
+def _unknown_key_problem(full_key: str) -> str:
+    key = full_key.split(":", 1)[1]
+    known = list(leaves_by_key())
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {CONFIG_NAMESPACE}:{close[0]}?" if close else ""
+    sections = _section_keys()
+    near = difflib.get_close_matches(key.lower(), list(sections), n=1, cutoff=0.7)
+    if not close and near:
+        hint = f"; {near[0]} settings are flat keys: {', '.join(sections[near[0]])}"
+    return (
+        f"{full_key}: unknown key{hint} (known keys are listed in docs/configuration.md, "
+        f"e.g. {', '.join(known[:4])}, ...)"
+    )
+
+
+def _looks_secret(key: str) -> bool:
+    flat = key.lower().replace("_", "").replace("-", "")
+    return any(word in flat for word in SECRET_WORDS)
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def _build(cls: type, tree: Mapping[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in tree:
+            continue
+        if f.metadata.get("section"):
+            kwargs[f.name] = _build(f.default_factory().__class__, tree[f.name])  # type: ignore[misc]
+        else:
+            kwargs[f.name] = tree[f.name]
+    return cls(**kwargs)
+
+
+def load_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Validates raw stack config and returns the stack's settings, or raises ``ConfigError``."""
+    problems: list[str] = []
+    ours = {k: v for k, v in raw.items() if k.startswith(f"{CONFIG_NAMESPACE}:")}
+    for full_key, value in raw.items():
+        if _looks_secret(full_key) and full_key not in secret_keys:
+            problems.append(
+                f"{full_key}: a plain-text value is not allowed for a secret; "
+                f"set it with `pulumi config set --secret {full_key} <value>`"
+            )
+            del value
+    by_key = leaves_by_key()
+    values: dict[str, Any] = {}
+    for full_key, value in ours.items():
+        key = full_key.split(":", 1)[1]
+        leaf = by_key.get(key)
+        if leaf is None:
+            problems.append(_unknown_key_problem(full_key))
+            continue
+        if leaf.spec.secret and full_key not in secret_keys:
+            problems.append(
+                f"{full_key}: a plain-text value is not allowed for a secret; "
+                f"set it with `pulumi config set --secret {full_key} <value>`"
+            )
+            continue
+        try:
+            parsed = parse_value(leaf, value)
+            check_constraints(leaf, parsed)
+        except _Invalid as bad:
+            shown = "[secret]" if full_key in secret_keys else json.dumps(value)
+            problems.append(f"{full_key}: {shown} is not allowed; {bad}")
+            continue
+        values[key] = parsed
+    if problems:
+        raise ConfigError(problems)
+
+    tier = values.get("tier", by_key["tier"].default)
+    merged = {leaf.key: leaf.default for leaf in leaves()}
+    merged.update(TIER_PRESETS[tier])
+    merged.update(values)
+    tree: dict[str, Any] = {}
+    for leaf in leaves():
+        _set_path(tree, leaf.path, merged[leaf.key])
+    settings = _build(Settings, tree)
+    problems = cross_field_problems(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _key(name: str) -> str:
+    return f"{CONFIG_NAMESPACE}:{name}"
+
+
+def cross_field_problems(settings: Settings) -> list[str]:
+    """Checks rules that span settings: ranges, capacity, required companions."""
+    problems: list[str] = []
+    net = settings.network
+    vpc_prefix = ipaddress.ip_network(net.cidr).prefixlen
+    prefixes = {
+        "public": net.public_prefix,
+        "private": net.private_prefix,
+        "isolated": net.isolated_prefix,
+    }
+    for tier, prefix in prefixes.items():
+        if prefix <= vpc_prefix:
+            problems.append(
+                f"{_key(tier + 'SubnetPrefix')}: {prefix} is not allowed; it must be longer than "
+                f"the VPC's /{vpc_prefix} ({_key('vpcCidr')} = {net.cidr})"
+            )
+    if not problems:
+        try:
+            plan_subnets(net.cidr, net.az_count, prefixes)
+        except CidrTooSmall as small:
+            problems.append(
+                f"{_key('vpcCidr')}: {net.cidr!r} is too small; {small}. Use a larger CIDR, "
+                f"fewer AZs ({_key('azCount')}) or longer subnet prefixes"
+            )
+    for name in ("system", "web", "workers"):
+        pool = getattr(settings.cluster, f"{name}_pool")
+        if pool.min_size > pool.max_size:
+            problems.append(
+                f"{_key(name + 'PoolMin')}: {pool.min_size} is not allowed; it must not exceed "
+                f"{_key(name + 'PoolMax')} ({pool.max_size})"
+            )
+        elif not pool.min_size <= pool.desired_size <= pool.max_size:
+            problems.append(
+                f"{_key(name + 'PoolDesired')}: {pool.desired_size} is not allowed; it must lie "
+                f"between {_key(name + 'PoolMin')} ({pool.min_size}) and "
+                f"{_key(name + 'PoolMax')} ({pool.max_size})"
+            )
+    work = settings.workloads
+    if work.web_min_replicas > work.web_max_replicas:
+        problems.append(
+            f"{_key('webMinReplicas')}: {work.web_min_replicas} is not allowed; it must not "
+            f"exceed {_key('webMaxReplicas')} ({work.web_max_replicas})"
+        )
+    return problems
+
+
+__all__ = ["TIERS", "load_settings", "parse_value"]
