@@ -120,13 +120,19 @@ COMPUTED: dict[str, ComputedFn] = {
     "aws:ec2/vpc:Vpc": lambda a, region: {"defaultSecurityGroupId": f"{a.name}-default-sg"},
 }
 
+# Availability zones the mock reports per region (as AWS does today); others get 3.
+ZONES_PER_REGION = {"us-east-1": 6, "us-west-2": 4, "eu-west-1": 3, "eu-west-2": 3}
+
 # Answers to data-source calls, by token. An invoke without an answer fails the run, so a new
 # data source is never silently mocked as empty.
 InvokeFn = Callable[[Mapping[str, Any], str], dict[str, Any]]
 INVOKES: dict[str, InvokeFn] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": lambda args, region: {
-        "names": [f"{region}{s}" for s in "abcdef"],
-        "zoneIds": [f"{region[:3]}{region[-1]}-az{i}" for i in range(1, 7)],
+        "names": [f"{region}{s}" for s in "abcdef"[: ZONES_PER_REGION.get(region, 3)]],
+        "zoneIds": [
+            f"{region[:3]}{region[-1]}-az{i}"
+            for i in range(1, ZONES_PER_REGION.get(region, 3) + 1)
+        ],
         "id": region,
         "groupNames": [region],
     },

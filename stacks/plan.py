@@ -13,7 +13,8 @@ import sys
 import traceback
 from typing import Any
 
-from stacks.errors import ConfigError
+import pulumi
+
 from stacks.mocks import ProgramRun, run_program
 from stacks.stack_files import read_stack_config
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run = plan_stack(args.stack)
-    except ConfigError as bad:
+    except pulumi.RunError as bad:  # ConfigError, or a component refusing its inputs
         print(f"quintet: invalid configuration for stack {args.stack!r}:", file=sys.stderr)
         print(str(bad), file=sys.stderr)
         return 2

@@ -1,0 +1,99 @@
+"""The offline plan: complete, deterministic, secrets masked, clear failure on bad config."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from stacks.mocks import SECRET_MASK, run_program
+from stacks.plan import plan_document, render_json, render_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan_cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "stacks.plan", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_json_plan_parses_and_is_byte_identical_across_runs(stack):
+    first = plan_cli("--stack", stack, "--json")
+    second = plan_cli("--stack", stack, "--json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    doc = json.loads(first.stdout)
+    assert doc["stack"] == stack
+    assert doc["resources"]
+    for resource in doc["resources"]:
+        assert set(resource) >= {"type", "name", "parent", "inputs"}
+
+
+def test_plan_covers_every_registered_resource(stack_run):
+    run = stack_run("prod")
+    doc = plan_document(run)
+    assert [r["urn"] for r in doc["resources"]] == [r.urn for r in run.resources]
+    tree = render_tree(run)
+    assert f"total: {len(run.resources)} resources" in tree
+    for r in run.resources:
+        assert f"{r.type}  {r.name}" in tree
+
+
+def test_inputs_are_camel_case_as_the_engine_sees_them(stack_run):
+    (vpc,) = stack_run("dev").of_type("aws:ec2/vpc:Vpc")
+    assert "cidrBlock" in vpc.inputs and "enableDnsHostnames" in vpc.inputs
+
+
+def test_secret_inputs_are_masked_everywhere():
+    def program():
+        pulumi.CustomResource(
+            "test:index:Thing", "thing",
+            {"password": pulumi.Output.secret("hunter2-very-secret"),
+             "nested": {"token": pulumi.Output.secret("tok-123")}, "plain": "visible"},
+        )
+
+    run = run_program(program, stack="dev", config={}, secret_keys=[])
+    text = render_json(run)
+    assert "hunter2-very-secret" not in text and "tok-123" not in text
+    (thing,) = plan_document(run)["resources"]
+    assert thing["inputs"]["password"] == SECRET_MASK
+    assert thing["inputs"]["plain"] == "visible"
+
+
+def test_bad_config_exits_non_zero_with_one_line_naming_the_key(tmp_path):
+    bad = ROOT / "Pulumi.citest-bad.yaml"
+    bad.write_text("config:\n  aws:region: eu-west-2\n  quintet:databse: 2\n")
+    try:
+        result = plan_cli("--stack", "citest-bad", "--json")
+    finally:
+        bad.unlink()
+    assert result.returncode == 2
+    assert result.stdout == ""
+    problems = [line for line in result.stderr.splitlines() if line.startswith("quintet:databse")]
+    assert len(problems) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_stack_lists_the_known_ones():
+    result = plan_cli("--stack", "nosuchstack")
+    assert result.returncode == 2
+    assert "no file Pulumi.nosuchstack.yaml; stacks here:" in result.stderr
+    assert "prod" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare and root to cut the network")
+def test_plan_runs_without_network():
+    result = plan_cli("--stack", "prod", "--json", prefix=("unshare", "-n"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stack"] == "prod"

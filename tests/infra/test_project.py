@@ -1,0 +1,60 @@
+"""The project files: Pulumi.yaml in step with the settings model, __main__ is the real program."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import yaml
+
+from stacks.mocks import run_program
+from stacks.project_file import render, tier_defaults
+from stacks.settings import load_settings
+from stacks.settings.presets import TIER_PRESETS
+from stacks.settings.schema import leaves
+from stacks.stack_files import available_stacks, read_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pulumi_yaml_is_generated_from_the_model():
+    assert (ROOT / "Pulumi.yaml").read_text() == render(), (
+        "Pulumi.yaml is stale: run .venv/bin/python -m stacks.project_file --write"
+    )
+
+
+def test_pulumi_yaml_documents_every_key():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "quintet"
+    assert project["runtime"]["name"] == "python"
+    documented = set(project["config"]) | {
+        k.split(":", 1)[1] for k in project["template"]["config"]
+    }
+    assert documented == {leaf.key for leaf in leaves()}
+    for key, decl in project["config"].items():
+        assert {"type", "description", "default"} <= set(decl), key
+
+
+def test_tier_dependent_keys_carry_no_cli_default():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    for leaf in leaves():
+        varies = len({repr(v) for v in tier_defaults(leaf).values()}) > 1
+        assert (leaf.key in project["config"]) is not varies, leaf.key
+
+
+def test_every_preset_and_shipped_stack_is_valid():
+    for tier in TIER_PRESETS:
+        assert load_settings({"quintet:tier": tier}).tier == tier
+    assert {"dev", "staging", "prod"} <= set(available_stacks())
+    for stack in available_stacks():
+        config = read_stack_config(stack)
+        load_settings(config.values, config.secret_keys)
+
+
+def test_main_module_declares_the_reference_stack(stack_run):
+    config = read_stack_config("dev")
+    run = run_program(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        stack="dev", config=config.values, secret_keys=config.secret_keys,
+    )
+    assert [r.urn for r in run.resources] == [r.urn for r in stack_run("dev").resources]
