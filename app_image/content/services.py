@@ -1,0 +1,26 @@
+"""Content writes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from content.models import Article, Section
+from content.selectors import feed_key
+from core.caching import cache_invalidate_on_commit
+
+
+@transaction.atomic
+def article_create(*, section_slug: str, title: str, body: str) -> Article:
+    """Publish an article (creating its section if new) and drop the feeds it appears in."""
+    section, _ = Section.objects.get_or_create(
+        slug=section_slug, defaults={"name": section_slug.replace("-", " ").title()}
+    )
+    base = slugify(title)[:180] or "article"
+    slug, n = base, 1
+    while Article.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    article = Article.objects.create(section=section, slug=slug, title=title, body=body)
+    cache_invalidate_on_commit(keys=[feed_key(), feed_key(section_slug=section_slug)])
+    return article

@@ -1,0 +1,57 @@
+"""Content's HTTP adapters: HTML pages (edge-cacheable when anonymous) and a publish API."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from content.selectors import article_get, feed_get
+from content.services import article_create
+
+
+class FeedHomeView(View):
+    """The homepage: the newest articles."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        """Render the cached homepage feed."""
+        return render(request, "content/feed.html", {"title": "Latest", "items": feed_get()})
+
+
+class FeedSectionView(View):
+    """One section's feed."""
+
+    def get(self, request: HttpRequest, section_slug: str) -> HttpResponse:
+        """Render the cached section feed."""
+        items = feed_get(section_slug=section_slug)
+        return render(request, "content/feed.html", {"title": section_slug, "items": items})
+
+
+class ArticleDetailView(View):
+    """One article."""
+
+    def get(self, request: HttpRequest, slug: str) -> HttpResponse:
+        """Render an article or 404."""
+        article = article_get(slug=slug)
+        if article is None:
+            raise Http404("no such article")
+        return render(request, "content/article.html", {"article": article})
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ArticleCreateApi(View):
+    """Publish an article (JSON). A fork guards this with its editors' authentication."""
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        """Validate, create, answer 201 with the slug."""
+        try:
+            data = json.loads(request.body)
+            section, title, body = str(data["section"]), str(data["title"]), str(data["body"])
+        except (ValueError, KeyError, TypeError):
+            return JsonResponse({"error": "expected JSON {section, title, body}"}, status=400)
+        article = article_create(section_slug=section, title=title, body=body)
+        return JsonResponse({"slug": article.slug}, status=201)

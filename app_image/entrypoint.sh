@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The image's process types: the only place their command lines live. The Kubernetes builders
+# and the local runner launch exactly these. Each validates the environment contract first
+# (one clear message, exit 2) and then execs exactly one process.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.production}"
+PYTHON="${PYTHON:-python}"
+
+usage() {
+  cat >&2 <<'USAGE'
+usage: entrypoint.sh <process type>
+  web              uvicorn (ASGI) serving the app on $HOST:$PORT with $WEB_CONCURRENCY workers
+  worker <queues>  Celery worker consuming the comma-separated queues
+  beat             Celery beat (run exactly one)
+  migrate          apply database migrations to the primary
+  check            Django's deployment checks (manage.py check --deploy)
+USAGE
+}
+
+preflight() {
+  "$PYTHON" -m config.env
+}
+
+case "${1:-}" in
+  web)
+    preflight
+    # keep-alive 65 s > the ALB's 60 s idle timeout, or the ALB reuses closed sockets (502s).
+    exec "$PYTHON" -m uvicorn config.asgi:application \
+      --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --workers "${WEB_CONCURRENCY:-2}" \
+      --timeout-keep-alive 65 --timeout-graceful-shutdown 25 \
+      --proxy-headers --forwarded-allow-ips '*' --lifespan off --no-server-header
+    ;;
+  worker)
+    queues="${2:?usage: entrypoint.sh worker <queues>}"
+    preflight
+    # config/celery_app.py arrives with the Celery work (issue 4).
+    exec "$PYTHON" -m celery -A config.celery_app worker -Q "$queues" \
+      --loglevel "${LOG_LEVEL:-INFO}" --without-mingle --without-gossip
+    ;;
+  beat)
+    preflight
+    exec "$PYTHON" -m celery -A config.celery_app beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule /tmp/celerybeat-schedule
+    ;;
+  migrate)
+    preflight
+    exec "$PYTHON" manage.py migrate --noinput --database default
+    ;;
+  check)
+    preflight
+    exec "$PYTHON" manage.py check --deploy --fail-level WARNING
+    ;;
+  *)
+    usage
+    exit 2
+    ;;
+esac

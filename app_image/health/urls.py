@@ -1,0 +1,10 @@
+"""Probe URLs (exempt from the TLS redirect in production settings)."""
+
+from django.urls import path
+
+from health import views
+
+urlpatterns = [
+    path("livez", views.livez, name="livez"),
+    path("healthz", views.healthz, name="healthz"),
+]
