@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap plan lint test test-infra test-k8s test-app test-e2e
+.PHONY: help bootstrap venv docs plan lint test test-infra test-k8s test-app test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,15 +14,22 @@ help: ## list the targets
 bootstrap: ## install Debian packages (when missing) and the Python venv
 	@scripts/bootstrap.sh
 
-plan: bootstrap ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
+venv: ## install only the Python venv (enough for plan, lint and mock tests)
+	@scripts/bootstrap.sh --python-only
+
+plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
 	@$(PY) -m stacks.plan --stack "$(STACK)" $(if $(JSON),--json,)
 
-lint: bootstrap ## ruff and import-linter
+lint: venv ## ruff and import-linter
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports --no-cache
+
+docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
+	@$(PY) -m stacks.project_file --write
+	@$(PY) -m stacks.config_reference --write
 
 test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-infra: bootstrap ## Pulumi mock tests of the components and stacks
+test-infra: venv ## Pulumi mock tests of the components and stacks
 	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the kit needs on a fresh Debian/Ubuntu machine: the Debian packages of the
 # local services (only when missing) and the Python venv. Idempotent and quiet when satisfied.
+# `bootstrap.sh --python-only` skips the Debian packages (plan, lint and mock tests need none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python_only=0
+[ "${1:-}" = "--python-only" ] && python_only=1
 
 need_debs=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_debs+=(postgresql)
@@ -11,7 +14,7 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs+=(nginx)
 command -v dot >/dev/null 2>&1 || need_debs+=(graphviz)
 
-if [ "${QUINTET_SKIP_APT:-0}" != "1" ] && [ ${#need_debs[@]} -gt 0 ]; then
+if [ "$python_only" = "0" ] && [ ${#need_debs[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "quintet: missing ${need_debs[*]} and no apt-get here; install them with your package manager." >&2
     exit 1

@@ -58,3 +58,10 @@ def test_main_module_declares_the_reference_stack(stack_run):
         stack="dev", config=config.values, secret_keys=config.secret_keys,
     )
     assert [r.urn for r in run.resources] == [r.urn for r in stack_run("dev").resources]
+
+
+def test_configuration_reference_is_current():
+    from stacks.config_reference import DOC
+    from stacks.config_reference import render as render_reference
+
+    assert DOC.read_text() == render_reference(), "docs/configuration.md is stale: make docs"
