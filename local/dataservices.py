@@ -141,6 +141,26 @@ class DataServices:
         """Map each service to its running pid, or None."""
         return {name: self._running_pid(name) for name in SERVICES}
 
+    def command(self, name: str) -> list[str]:
+        """The foreground command line of one service (what a process manager runs)."""
+        if name in ("primary", "replica"):
+            port = self.ports.primary if name == "primary" else self.ports.replica
+            return [str(PG_BIN / "postgres"), "-D", str(self._pg_dir(name)),
+                    *self._pg_settings(port)]
+        if name == "pgbouncer":
+            return [PGBOUNCER, str(self.state_dir / "pgbouncer" / "pgbouncer.ini")]
+        if name in ("cache", "broker"):
+            return self._redis_args(name)
+        raise DataServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+
+    def os_user(self, name: str) -> str | None:
+        """The OS user a service must run as (Postgres and PgBouncer refuse root), or None."""
+        return PG_OS_USER if name in ("primary", "replica", "pgbouncer") else None
+
+    def initialized(self) -> bool:
+        """True once both clusters exist on disk (initdb and the base backup are done)."""
+        return all((self._pg_dir(n) / "PG_VERSION").exists() for n in ("primary", "replica"))
+
     def start_service(self, name: str) -> None:
         """Start one service (creating its data on first use) and wait until it is ready."""
         if self._running_pid(name):
@@ -266,8 +286,7 @@ class DataServices:
         data = self._pg_dir(name)
         log = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            [str(PG_BIN / "postgres"), "-D", str(data), *self._pg_settings(port)],
-            user=PG_OS_USER, group=PG_OS_USER, stdout=log, stderr=log,
+            self.command(name), user=PG_OS_USER, group=PG_OS_USER, stdout=log, stderr=log,
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=data,
         )
         log.close()
@@ -277,6 +296,17 @@ class DataServices:
     # ---- PgBouncer --------------------------------------------------------------------
 
     def _start_pgbouncer(self) -> None:
+        self.write_pgbouncer_config()
+        proc = subprocess.Popen(
+            self.command("pgbouncer"), user=PG_OS_USER, group=PG_OS_USER,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._write_pid("pgbouncer", proc.pid)
+        self._wait("pgbouncer", proc, lambda: _tcp_open(self.ports.pgbouncer))
+
+    def write_pgbouncer_config(self) -> None:
+        """Write pgbouncer.ini and its auth file for the current ports."""
         conf_dir = self.state_dir / "pgbouncer"
         conf_dir.mkdir(exist_ok=True)
         shutil.chown(conf_dir, PG_OS_USER, PG_OS_USER)  # PgBouncer refuses to run as root
@@ -301,19 +331,21 @@ query_wait_timeout = 10
 logfile = {conf_dir / "pgbouncer.log"}
 """
         (conf_dir / "pgbouncer.ini").write_text(ini)
-        proc = subprocess.Popen(
-            [PGBOUNCER, str(conf_dir / "pgbouncer.ini")], user=PG_OS_USER, group=PG_OS_USER,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self._write_pid("pgbouncer", proc.pid)
-        self._wait("pgbouncer", proc, lambda: _tcp_open(self.ports.pgbouncer))
 
     # ---- Redis ------------------------------------------------------------------------
 
     def _start_redis(self, name: str, port: int, policy: str) -> None:
+        (self.state_dir / name).mkdir(exist_ok=True)
+        proc = subprocess.Popen(self._redis_args(name), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        self._write_pid(name, proc.pid)
+        self._wait(name, proc, lambda: _redis_ready(port))
+
+    def _redis_args(self, name: str) -> list[str]:
+        port = self.ports.cache if name == "cache" else self.ports.broker
+        policy = "allkeys-lru" if name == "cache" else "noeviction"
         data = self.state_dir / name
-        data.mkdir(exist_ok=True)
         args = [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
                 "--daemonize", "no", "--save", "", "--appendonly", "no",
                 "--maxmemory-policy", policy, "--logfile", str(self.state_dir / f"{name}.log")]
@@ -321,10 +353,7 @@ logfile = {conf_dir / "pgbouncer.log"}
             args += ["--maxmemory", self.cache_maxmemory]
         elif self.durable:
             args += ["--appendonly", "yes"]  # the broker keeps its queues across restarts
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        self._write_pid(name, proc.pid)
-        self._wait(name, proc, lambda: _redis_ready(port))
+        return args
 
     # ---- plumbing ---------------------------------------------------------------------
 
