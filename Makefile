@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan lint test test-infra test-k8s test-app test-e2e
+.PHONY: help bootstrap venv docs plan snapshots plan-diff lint test test-infra test-k8s test-app test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,12 @@ venv: ## install only the Python venv (enough for plan, lint and mock tests)
 
 plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
 	@$(PY) -m stacks.plan --stack "$(STACK)" $(if $(JSON),--json,)
+
+snapshots: venv ## rewrite the committed plan snapshots of dev, staging and prod
+	@$(PY) -m stacks.snapshot --write dev staging prod
+
+plan-diff: venv ## what STACK=<s> now declares differently from its committed snapshot
+	@$(PY) -m stacks.snapshot --diff "$(STACK)"
 
 lint: venv ## ruff and import-linter
 	@.venv/bin/ruff check .

@@ -1,0 +1,255 @@
+"""quintet's guardrails as plain functions over a stack's resources.
+
+Each rule takes every resource of a stack (type, name, URN, props as the engine sees them, in
+camelCase) and returns its violations. No Pulumi runtime is needed, so the same rules run in the
+policy pack (``policies/__main__.py``, what ``pulumi preview --policy-pack policies`` loads) and
+in the tests against the offline plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+WEB_PORTS = (80, 443)
+REQUIRED_EKS_LOGS = ("api", "audit", "authenticator")
+POD_TEMPLATE_KINDS = {
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:batch/v1:Job",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the stack, as a rule sees it."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule: which resource (URN, or None for the stack) and why."""
+
+    urn: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named guardrail."""
+
+    name: str
+    description: str
+    check: Callable[[list[Resource]], list[Violation]]
+
+
+def _of(resources: Iterable[Resource], *types: str) -> list[Resource]:
+    return [r for r in resources if r.type in types]
+
+
+def stack_tier(resources: list[Resource]) -> str:
+    """The stack's tier, from the AWS provider's default tags (else the stack name in URNs)."""
+    for provider in _of(resources, "pulumi:providers:aws"):
+        tags = provider.props.get("defaultTags")
+        if isinstance(tags, str):
+            tags = json.loads(tags)
+        tier = ((tags or {}).get("tags") or {}).get("quintet.io/tier")
+        if tier:
+            return str(tier)
+    for r in resources:
+        return r.urn.split(":")[2].split("::")[0] if r.urn.startswith("urn:pulumi:") else ""
+    return ""
+
+
+def edge_enabled(resources: list[Resource]) -> bool:
+    """True when Cloudflare fronts the ALB (the stack declares proxied DNS records)."""
+    return any(
+        r.props.get("proxied") for r in _of(resources, "cloudflare:index/dnsRecord:DnsRecord")
+    )
+
+
+def _set(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def rds_encrypted_and_private(resources: list[Resource]) -> list[Violation]:
+    """RDS instances: storage encrypted (replicas inherit it) and never publicly accessible."""
+    found = []
+    for db in _of(resources, "aws:rds/instance:Instance"):
+        replica = _set(db.props.get("replicateSourceDb"))
+        if not replica and db.props.get("storageEncrypted") is not True:
+            found.append(Violation(db.urn, f"{db.name}: storageEncrypted must be true"))
+        if db.props.get("publiclyAccessible") is True:
+            found.append(Violation(db.urn, f"{db.name}: publiclyAccessible must be false"))
+    return found
+
+
+def elasticache_encrypted_private_with_auth(resources: list[Resource]) -> list[Violation]:
+    """ElastiCache groups: at-rest and in-transit encryption, an auth token, inside a VPC."""
+    found = []
+    for group in _of(resources, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        for prop in ("atRestEncryptionEnabled", "transitEncryptionEnabled"):
+            if group.props.get(prop) not in (True, "true"):
+                found.append(Violation(group.urn, f"{group.name}: {prop} must be true"))
+        if not _set(group.props.get("authToken")):
+            found.append(Violation(group.urn, f"{group.name}: authToken must be set"))
+        if not _set(group.props.get("subnetGroupName")):
+            found.append(Violation(group.urn, f"{group.name}: must live in a VPC subnet group"))
+    return found
+
+
+def prod_database_durability(resources: list[Resource]) -> list[Violation]:
+    """In prod the primary has deletion protection, Multi-AZ and 7+ days of backups."""
+    if stack_tier(resources) != "prod":
+        return []
+    found = []
+    for db in _of(resources, "aws:rds/instance:Instance"):
+        if _set(db.props.get("replicateSourceDb")):
+            continue
+        if db.props.get("deletionProtection") is not True:
+            found.append(Violation(db.urn, f"{db.name}: deletionProtection must be true in prod"))
+        if db.props.get("multiAz") is not True:
+            found.append(Violation(db.urn, f"{db.name}: multiAz must be true in prod"))
+        if int(db.props.get("backupRetentionPeriod") or 0) < 7:
+            found.append(
+                Violation(db.urn, f"{db.name}: backupRetentionPeriod must be 7 days or more")
+            )
+    return found
+
+
+def _is_alb_group(resources: list[Resource], group_id: Any) -> bool:
+    for sg in _of(resources, "aws:ec2/securityGroup:SecurityGroup"):
+        if sg.name.endswith("alb-sg") and group_id in (f"{sg.name}-id", sg.props.get("id")):
+            return True
+    return False
+
+
+def no_open_ingress(resources: list[Resource]) -> list[Violation]:
+    """No security group admits the whole internet, except the ALB's 80/443 with no edge."""
+    allow_web = not edge_enabled(resources)
+    found = []
+    for rule in _of(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        if rule.props.get("cidrIpv4") not in OPEN_CIDRS and rule.props.get("cidrIpv6") not in (
+            OPEN_CIDRS
+        ):
+            continue
+        web = rule.props.get("fromPort") in WEB_PORTS and rule.props.get("toPort") == (
+            rule.props.get("fromPort")
+        )
+        if allow_web and web and _is_alb_group(resources, rule.props.get("securityGroupId")):
+            continue
+        found.append(Violation(rule.urn, f"{rule.name}: ingress open to the internet"))
+    for sg in _of(resources, "aws:ec2/securityGroup:SecurityGroup"):
+        for ingress in sg.props.get("ingress") or []:
+            cidrs = [*(ingress.get("cidrBlocks") or []), *(ingress.get("ipv6CidrBlocks") or [])]
+            if any(c in OPEN_CIDRS for c in cidrs):
+                found.append(Violation(sg.urn, f"{sg.name}: inline ingress open to the internet"))
+    return found
+
+
+def eks_secrets_encryption_and_logging(resources: list[Resource]) -> list[Violation]:
+    """EKS clusters: envelope encryption of secrets with KMS and control-plane logging."""
+    found = []
+    for cluster in _of(resources, "aws:eks/cluster:Cluster"):
+        config = cluster.props.get("encryptionConfig") or {}
+        if "secrets" not in (config.get("resources") or []) or not _set(
+            (config.get("provider") or {}).get("keyArn")
+        ):
+            found.append(Violation(cluster.urn, f"{cluster.name}: secrets must be KMS-encrypted"))
+        logs = set(cluster.props.get("enabledClusterLogTypes") or [])
+        missing = [t for t in REQUIRED_EKS_LOGS if t not in logs]
+        if missing:
+            found.append(
+                Violation(cluster.urn, f"{cluster.name}: control-plane logs missing {missing}")
+            )
+    return found
+
+
+def _pod_spec(resource: Resource) -> Mapping[str, Any]:
+    spec = resource.props.get("spec") or {}
+    return ((spec.get("template") or {}).get("spec")) or {}
+
+
+def containers_non_root_with_limits(resources: list[Resource]) -> list[Violation]:
+    """Every container runs as non-root and has resource limits."""
+    found = []
+    for workload in [r for r in resources if r.type in POD_TEMPLATE_KINDS]:
+        pod = _pod_spec(workload)
+        pod_non_root = (pod.get("securityContext") or {}).get("runAsNonRoot") is True
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            who = f"{workload.name}/{container.get('name')}"
+            context = container.get("securityContext") or {}
+            if not (context.get("runAsNonRoot") is True or pod_non_root) or (
+                context.get("runAsUser") == 0
+            ):
+                found.append(Violation(workload.urn, f"{who}: must run as non-root"))
+            limits = (container.get("resources") or {}).get("limits") or {}
+            if not limits.get("memory") or not limits.get("cpu"):
+                found.append(Violation(workload.urn, f"{who}: needs cpu and memory limits"))
+    return found
+
+
+def alb_listeners_https_or_redirect(resources: list[Resource]) -> list[Violation]:
+    """ALB listeners either serve HTTPS or redirect to it."""
+    found = []
+    for listener in _of(resources, "aws:lb/listener:Listener", "aws:alb/listener:Listener"):
+        if listener.props.get("protocol") == "HTTPS":
+            continue
+        actions = listener.props.get("defaultActions") or []
+        redirects = [
+            a for a in actions
+            if a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS"
+        ]
+        if not actions or len(redirects) != len(actions):
+            found.append(
+                Violation(listener.urn, f"{listener.name}: must be HTTPS or redirect to HTTPS")
+            )
+    return found
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("rds-encrypted-private", "RDS storage encrypted, not public", rds_encrypted_and_private),
+    Rule(
+        "elasticache-encrypted-auth",
+        "ElastiCache encrypted at rest and in transit, auth on, VPC only",
+        elasticache_encrypted_private_with_auth,
+    ),
+    Rule(
+        "prod-database-durability",
+        "prod: deletion protection, Multi-AZ, backups of 7 days or more",
+        prod_database_durability,
+    ),
+    Rule(
+        "no-open-ingress",
+        "no security group open to the internet but the ALB's 80/443 without the edge",
+        no_open_ingress,
+    ),
+    Rule(
+        "eks-secrets-encryption-logging",
+        "EKS secrets envelope encryption and control-plane logging",
+        eks_secrets_encryption_and_logging,
+    ),
+    Rule(
+        "containers-non-root-limits",
+        "containers run as non-root with cpu and memory limits",
+        containers_non_root_with_limits,
+    ),
+    Rule(
+        "alb-listeners-https",
+        "ALB listeners serve HTTPS or redirect to it",
+        alb_listeners_https_or_redirect,
+    ),
+)
+
+
+def check_all(resources: list[Resource]) -> dict[str, list[Violation]]:
+    """Runs every rule; the violations by rule name."""
+    return {rule.name: rule.check(resources) for rule in RULES}

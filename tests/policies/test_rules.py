@@ -1,0 +1,109 @@
+"""Every guardrail passes on every shipped stack's plan and fires on a plan mutated to break it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+
+import pytest
+
+from policies.rules import RULES, Resource, check_all
+from stacks.plan import plan_document
+from tests.infra.conftest import SHIPPED_STACKS
+
+
+def as_resources(doc: dict) -> list[Resource]:
+    return [Resource(r["type"], r["name"], r["urn"], r["inputs"]) for r in doc["resources"]]
+
+
+@pytest.fixture(scope="module")
+def plans(stack_run) -> dict[str, dict]:
+    return {stack: plan_document(stack_run(stack)) for stack in SHIPPED_STACKS}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_shipped_stacks_break_no_rule(plans, stack):
+    violations = check_all(as_resources(plans[stack]))
+    assert violations == {rule.name: [] for rule in RULES}
+
+
+def _first(doc: dict, type_token: str, where: Callable[[dict], bool] = lambda r: True) -> dict:
+    for r in doc["resources"]:
+        if r["type"] == type_token and where(r):
+            return r
+    raise AssertionError(f"the plan has no {type_token} to break the rule on")
+
+
+def _primary(r: dict) -> bool:
+    return not r["inputs"].get("replicateSourceDb")
+
+
+def break_rds(doc):
+    _first(doc, "aws:rds/instance:Instance", _primary)["inputs"]["storageEncrypted"] = False
+
+
+def break_elasticache(doc):
+    _first(doc, "aws:elasticache/replicationGroup:ReplicationGroup")["inputs"][
+        "transitEncryptionEnabled"] = False
+
+
+def break_prod_durability(doc):
+    _first(doc, "aws:rds/instance:Instance", _primary)["inputs"]["backupRetentionPeriod"] = 3
+
+
+def break_open_ingress(doc):
+    rule = _first(
+        doc, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        lambda r: r["name"].endswith("data-postgres-from-nodes"),
+    )
+    rule["inputs"].pop("referencedSecurityGroupId", None)
+    rule["inputs"]["cidrIpv4"] = "0.0.0.0/0"
+
+
+def break_eks(doc):
+    _first(doc, "aws:eks/cluster:Cluster")["inputs"]["enabledClusterLogTypes"] = ["api"]
+
+
+def break_containers(doc):
+    deployment = _first(doc, "kubernetes:apps/v1:Deployment")
+    container = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    container["resources"].pop("limits", None)
+
+
+def break_listener(doc):
+    listener = _first(
+        doc, "aws:lb/listener:Listener", lambda r: r["inputs"].get("protocol") == "HTTP"
+    )
+    listener["inputs"]["defaultActions"] = [{"type": "forward", "targetGroupArn": "tg"}]
+
+
+BREAKERS = {
+    "rds-encrypted-private": break_rds,
+    "elasticache-encrypted-auth": break_elasticache,
+    "prod-database-durability": break_prod_durability,
+    "no-open-ingress": break_open_ingress,
+    "eks-secrets-encryption-logging": break_eks,
+    "containers-non-root-limits": break_containers,
+    "alb-listeners-https": break_listener,
+}
+
+
+def test_every_rule_has_a_breaker():
+    assert set(BREAKERS) == {rule.name for rule in RULES}
+
+
+@pytest.mark.parametrize("rule_name", sorted(BREAKERS))
+def test_each_rule_fires_on_a_plan_that_breaks_it(plans, rule_name):
+    doc = copy.deepcopy(plans["prod"])
+    BREAKERS[rule_name](doc)
+    violations = check_all(as_resources(doc))
+    assert violations[rule_name], f"{rule_name} did not fire"
+    others = {name: v for name, v in violations.items() if name != rule_name and v}
+    assert not others, others
+
+
+def test_open_web_ingress_is_allowed_only_without_the_edge(plans):
+    dev = as_resources(plans["dev"])
+    json.dumps([r.props for r in dev])  # the dev plan is plain data
+    assert check_all(dev)["no-open-ingress"] == []
