@@ -1,0 +1,67 @@
+"""The GitHub workflows are valid against the official schema and do what the docs promise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+
+
+def load(name: str) -> dict:
+    # PyYAML reads the key `on` as True; map it back for readable assertions.
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True)
+    return doc
+
+
+def test_workflows_validate_against_the_github_workflow_schema():
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    assert len(files) == 3
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+         "vendor.github-workflows", *files],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _runs(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_pull_requests_lint_test_and_comment_the_plan_diff_without_secrets():
+    doc = load("pull-request.yml")
+    assert "pull_request" in doc["on"]
+    assert "make lint" in _runs(doc["jobs"]["test"])
+    assert "make test" in _runs(doc["jobs"]["test"])
+    diff_job = doc["jobs"]["plan-diff"]
+    assert "make -s plan-diff STACK=${stack}" in _runs(diff_job)
+    assert "secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
+
+
+def test_previews_run_per_stack_for_same_repo_prs_with_a_lock_per_stack():
+    job = load("preview.yml")["jobs"]["preview"]
+    assert "head.repo.full_name == github.repository" in job["if"]
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    assert job["concurrency"]["group"] == "pulumi-${{ matrix.stack }}"
+    (pulumi,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "preview"
+    for flag in ("comment-on-pr", "edit-pr-comment", "always-include-summary"):
+        assert pulumi["with"][flag] is True
+
+
+def test_main_builds_the_image_then_staging_then_approved_prod():
+    jobs = load("deploy.yml")["jobs"]
+    build = next(s for s in jobs["image"]["steps"] if "build-push-action" in s.get("uses", ""))
+    assert build["with"]["tags"].endswith(":${{ github.sha }}")
+    assert jobs["staging"]["needs"] == "image"
+    assert jobs["prod"]["needs"] == ["image", "staging"]
+    assert jobs["prod"]["environment"] == "prod"
+    for stage in ("staging", "prod"):
+        (up,) = [s for s in jobs[stage]["steps"] if s.get("uses", "").startswith("pulumi/")]
+        assert up["with"]["command"] == "up"
+        assert "quintet:imageTag" in up["with"]["config-map"]
