@@ -40,7 +40,7 @@ def test_pull_requests_lint_test_and_comment_the_plan_diff_without_secrets():
     assert "make test" in _runs(doc["jobs"]["test"])
     diff_job = doc["jobs"]["plan-diff"]
     assert "make -s plan-diff STACK=${stack}" in _runs(diff_job)
-    assert "secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
+    assert "${{ secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
 
 
 def test_previews_run_per_stack_for_same_repo_prs_with_a_lock_per_stack():
