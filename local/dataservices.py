@@ -200,7 +200,8 @@ class DataServices:
 
     def wait_replica_caught_up(self, timeout: float = 10.0) -> None:
         """Wait until the replica has replayed everything the primary has written."""
-        target = self.psql("primary", "SELECT pg_current_wal_lsn()")
+        # The insert position: with synchronous_commit off a commit may not be written yet.
+        target = self.psql("primary", "SELECT pg_current_wal_insert_lsn()")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done = self.psql("replica", f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")

@@ -1,0 +1,158 @@
+"""Multi-tier caching: Cache-Control, single-flight read-through, invalidation, versioned keys."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+
+from local.dataservices import DataServices
+from tests.app.conftest import WebServer
+
+pytestmark = pytest.mark.services
+STAMPEDE = 100
+
+
+def _cache_client(dataservices: DataServices) -> redis.Redis:
+    return redis.Redis.from_url(dataservices.cache_url)
+
+
+def _publish(web: WebServer, title: str, section: str = "news") -> str:
+    response = httpx.post(f"{web.url}/api/articles/", timeout=10,
+                          json={"section": section, "title": title, "body": "text"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["slug"])
+
+
+async def _burst(url: str, n: int) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        return list(await asyncio.gather(*(client.get(url) for _ in range(n))))
+
+
+def test_100_concurrent_cold_requests_rebuild_the_feed_once(
+    web: WebServer, dataservices: DataServices
+) -> None:
+    for i in range(30):
+        _publish(web, f"Stampede {i} {uuid.uuid4().hex[:6]}", section="stampede")
+    cache = _cache_client(dataservices)
+    cache.flushdb()  # cold: no feed, no counter
+    responses = asyncio.run(_burst(f"{web.url}/sections/stampede/", STAMPEDE))
+    assert [r.status_code for r in responses] == [200] * STAMPEDE
+    assert len({r.text for r in responses}) == 1
+    assert int(cache.get("q:rebuilds:feed:stampede") or 0) == 1
+
+
+def test_the_rebuild_counter_does_see_a_stampede_without_the_lock(django_app: None) -> None:
+    # Control for the test above: Django's get_or_set is not single-flight, and the same kind
+    # of counter records many rebuilds; cache_read_through under the same load records one.
+    from core.caching import cache_read_through
+    from django.core.cache import cache
+
+    builds = {"naive": 0, "single_flight": 0}
+    lock = threading.Lock()
+
+    def slow_build(kind: str) -> str:
+        with lock:
+            builds[kind] += 1
+        time.sleep(0.2)
+        return "value"
+
+    key = f"control:{uuid.uuid4()}"
+    barrier = threading.Barrier(20)
+
+    def naive() -> None:
+        barrier.wait()
+        cache.get_or_set(key + ":naive", lambda: slow_build("naive"), 60)
+
+    def single_flight() -> None:
+        barrier.wait()
+        cache_read_through(key=key + ":sf", build=lambda: slow_build("single_flight"))
+
+    for target in (naive, single_flight):
+        threads = [threading.Thread(target=target) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        barrier.reset()
+    assert builds["naive"] > 1
+    assert builds["single_flight"] == 1
+
+
+def test_a_write_invalidates_the_feed_on_commit(web: WebServer) -> None:
+    section = f"inv{uuid.uuid4().hex[:6]}"
+    _publish(web, "First story", section=section)
+    assert "First story" in httpx.get(f"{web.url}/sections/{section}/").text  # now cached
+    _publish(web, "Second story", section=section)
+    page = httpx.get(f"{web.url}/sections/{section}/").text
+    assert "Second story" in page  # no waiting for the TTL
+
+
+def test_keys_are_versioned(django_app: None, dataservices: DataServices) -> None:
+    from django.conf import settings
+    from django.core.cache import cache
+
+    cache.set("versioned-probe", "v1")
+    assert cache.get("versioned-probe", version=settings.CACHES["default"]["VERSION"] + 1) is None
+    raw_keys = [k.decode() for k in _cache_client(dataservices).keys("*versioned-probe")]
+    assert raw_keys == [f"q:{settings.CACHES['default']['VERSION']}:versioned-probe"]
+
+
+def test_every_response_has_a_deliberate_cache_control(web: WebServer) -> None:
+    slug = _publish(web, f"Cache control {uuid.uuid4().hex[:6]}")
+    anonymous = httpx.get(f"{web.url}/")
+    control = anonymous.headers["Cache-Control"]
+    assert "public" in control and "max-age=60" in control
+    assert "stale-while-revalidate=300" in control
+    css = re.search(r'href="(/static/content/site\.[0-9a-f]{12}\.css)"', anonymous.text)
+    assert css, anonymous.text
+    static = httpx.get(f"{web.url}{css.group(1)}")
+    assert static.status_code == 200
+    assert "immutable" in static.headers["Cache-Control"]
+    assert int(re.search(r"max-age=(\d+)", static.headers["Cache-Control"]).group(1)) >= 31536000  # type: ignore[union-attr]
+    with_session = httpx.get(f"{web.url}/articles/{slug}/", cookies={"sessionid": "x"})
+    assert with_session.headers["Cache-Control"] == "private, no-store"
+    api = httpx.post(f"{web.url}/api/checkout/orders/", json={})
+    assert "no-store" in api.headers["Cache-Control"]
+    missing = httpx.get(f"{web.url}/articles/no-such-article/")
+    assert missing.status_code == 404 and "no-store" in missing.headers["Cache-Control"]
+    for probe in ("/livez", "/healthz"):
+        assert "no-store" in httpx.get(f"{web.url}{probe}").headers["Cache-Control"]
+
+
+def test_pages_survive_a_dead_cache_quickly_and_idempotency_fails_closed(
+    web: WebServer, dataservices: DataServices
+) -> None:
+    slug = _publish(web, f"Degraded {uuid.uuid4().hex[:6]}")
+    dataservices.wait_replica_caught_up()
+    dataservices.stop_service("cache")
+    try:
+        timings = []
+        with httpx.Client(base_url=web.url, timeout=10) as client:
+            for path in ["/", f"/articles/{slug}/", "/sections/news/"] * 10:
+                started = time.perf_counter()
+                response = client.get(path)
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 200, (path, response.text[:300])
+            health = client.get("/healthz")
+            assert health.status_code == 503 and health.json()["failed"] == ["cache"]
+            key = f"degraded-{uuid.uuid4()}"
+            order = client.post("/api/checkout/orders/", headers={"Idempotency-Key": key},
+                                json={"email": "a@b.io", "amount_cents": 500})
+            assert order.status_code == 503  # fail closed: no order without the check
+        timings.sort()
+        assert timings[len(timings) // 2] < 0.1, timings  # median: milliseconds
+        assert timings[-1] < 1.0, timings
+    finally:
+        dataservices.start_service("cache")
+    deadline = time.monotonic() + 15
+    while httpx.get(f"{web.url}/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "cache did not come back in /healthz"
+        time.sleep(0.2)

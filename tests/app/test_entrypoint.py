@@ -1,0 +1,114 @@
+"""The process types, run the way the image runs them: through entrypoint.sh."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from local.dataservices import DataServices, free_port
+from tests.app.conftest import (
+    APP_DIR,
+    ENTRYPOINT,
+    ROOT,
+    VENV_BIN,
+    run_entrypoint,
+    start_web,
+    stop_web,
+)
+
+pytestmark = pytest.mark.services
+PROCESS_TYPES = ["web", "worker", "beat", "migrate", "check"]
+
+
+def test_entrypoint_names_exactly_the_process_types() -> None:
+    labels = re.findall(r"^  ([a-z*]+)\)$", ENTRYPOINT.read_text(), flags=re.MULTILINE)
+    assert labels == [*PROCESS_TYPES, "*"]
+    assert ENTRYPOINT.read_text().startswith("#!/usr/bin/env bash")
+    assert "set -euo pipefail" in ENTRYPOINT.read_text()
+
+
+@pytest.mark.parametrize("args", [[], ["serve"]])
+def test_unknown_process_type_prints_usage_and_exits_2(args: list[str]) -> None:
+    result = subprocess.run([str(ENTRYPOINT), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    for name in PROCESS_TYPES:
+        assert name in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings(app_env: dict[str, str]) -> None:
+    env = {**app_env, "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    result = run_entrypoint(["check"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_migrate_sets_the_role_statement_timeout(
+    migrated: subprocess.CompletedProcess[str], app_env: dict[str, str],
+    dataservices: DataServices,
+) -> None:
+    assert "Applying core.0001_statement_timeout... OK" in migrated.stdout
+    again = run_entrypoint(["migrate"], app_env)
+    assert again.returncode == 0 and "No migrations to apply" in again.stdout
+    # A fresh server session of the app role carries the timeout (primary and replica).
+    for url in (dataservices.direct_primary_url, dataservices.direct_replica_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+    with (psycopg.connect(dataservices.direct_primary_url, autocommit=True) as conn,
+          pytest.raises(psycopg.errors.QueryCanceled)):
+        conn.execute("SELECT pg_sleep(3)")
+
+
+def test_web_serves_and_stops_gracefully_on_sigterm(
+    app_env: dict[str, str], migrated: object
+) -> None:
+    server = start_web({**app_env, "WEB_CONCURRENCY": "1"}, free_port())
+    in_flight: list[httpx.Response] = []
+    try:
+        assert httpx.get(f"{server.url}/livez", timeout=5).json() == {"status": "ok"}
+        # A request still running when SIGTERM arrives is finished, not dropped.
+        slow = threading.Thread(target=lambda: in_flight.append(httpx.post(
+            f"{server.url}/api/checkout/prepare-sync/",
+            json={"email": "a@b.io", "amount_cents": 100}, timeout=10)))
+        slow.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+    finally:
+        code = stop_web(server)
+    slow.join(10)
+    assert code in (0, -signal.SIGTERM)
+    assert time.monotonic() - started < 10
+    assert in_flight and in_flight[0].status_code == 200
+    assert "Finished server process" in server.log_text()
+
+
+def test_web_command_line_keeps_alive_longer_than_the_alb() -> None:
+    text = ENTRYPOINT.read_text()
+    keep_alive = int(re.search(r"--timeout-keep-alive (\d+)", text).group(1))  # type: ignore[union-attr]
+    assert keep_alive > 60
+    assert "--timeout-graceful-shutdown" in text
+    assert 'exec "$PYTHON" -m uvicorn' in text
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    result = subprocess.run([str(VENV_BIN / "hadolint"), str(APP_DIR / "Dockerfile")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_shape() -> None:
+    text = (APP_DIR / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+    assert len(stages) >= 2 and all(re.search(r":\d+\.\d+\.\d+-slim", s) for s in stages)
+    assert re.search(r"^USER 10001", text, flags=re.MULTILINE)
+    assert 'ENTRYPOINT ["/app/entrypoint.sh"]' in text
+    assert "collectstatic" in text
+    final = text.split("AS runtime", 1)[1]
+    assert not re.search(r"gcc|build-essential|apt-get install", final)
+    assert ROOT.joinpath("app_image", ".dockerignore").exists()
