@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan snapshots plan-diff lint test test-infra test-k8s test-app test-e2e
+.PHONY: help bootstrap venv docs plan new-stack snapshots plan-diff lint test test-infra test-k8s test-app test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ venv: ## install only the Python venv (enough for plan, lint and mock tests)
 plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
 	@$(PY) -m stacks.plan --stack "$(STACK)" $(if $(JSON),--json,)
 
+new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
+	@$(PY) -m stacks.new_stack --name "$(NAME)" --from "$(FROM)"
+
 snapshots: venv ## rewrite the committed plan snapshots of dev, staging and prod
 	@$(PY) -m stacks.snapshot --write dev staging prod
 
@@ -29,6 +32,8 @@ plan-diff: venv ## what STACK=<s> now declares differently from its committed sn
 lint: venv ## ruff and import-linter
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports --no-cache
+	@cd app_image && ../.venv/bin/lint-imports --no-cache
+	@.venv/bin/hadolint app_image/Dockerfile
 
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
 	@$(PY) -m stacks.project_file --write
@@ -39,3 +44,6 @@ test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
 
 test-infra: venv ## Pulumi mock tests of the components and stacks
 	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)
+
+test-app: bootstrap ## the Django app on real Postgres+replica, PgBouncer and Redis (started by the tests)
+	@$(PY) -m pytest tests/app $(PYTEST_ARGS)
