@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan new-stack snapshots plan-diff lint test test-infra test-k8s test-app test-e2e
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,11 +23,17 @@ plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod
 new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
 	@$(PY) -m stacks.new_stack --name "$(NAME)" --from "$(FROM)"
 
+diagram: bootstrap ## architecture diagram of STACK=<s> (or all shipped stacks) under docs/diagrams
+	@$(PY) -m stacks.diagram $(if $(filter command line,$(origin STACK)),$(STACK),dev staging prod)
+
 snapshots: venv ## rewrite the committed plan snapshots of dev, staging and prod
 	@$(PY) -m stacks.snapshot --write dev staging prod
 
 plan-diff: venv ## what STACK=<s> now declares differently from its committed snapshot
 	@$(PY) -m stacks.snapshot --diff "$(STACK)"
+
+render: venv ## the stack's Kubernetes objects as YAML under build/k8s/STACK/ (placeholders for secrets)
+	@$(PY) -m stacks.render --stack "$(STACK)"
 
 lint: venv ## ruff and import-linter
 	@.venv/bin/ruff check .
@@ -44,6 +50,9 @@ test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
 
 test-infra: venv ## Pulumi mock tests of the components and stacks
 	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)
+
+test-k8s: venv ## Kubernetes objects of every stack: schemas, properties, the app contracts
+	@$(PY) -m pytest tests/k8s $(PYTEST_ARGS)
 
 test-app: bootstrap ## the Django app on real Postgres+replica, PgBouncer and Redis (started by the tests)
 	@$(PY) -m pytest tests/app $(PYTEST_ARGS)

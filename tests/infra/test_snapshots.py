@@ -50,3 +50,15 @@ def test_diff_groups_added_removed_and_changed_inputs_by_component():
 def test_identical_plans_have_no_diff():
     doc = _doc(_res("vpc", cidrBlock="10.0.0.0/16"))
     assert diff_plans(doc, json.loads(json.dumps(doc))) == []
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_architecture_diagram_is_current(stack_run, stack):
+    from stacks.diagram import DIAGRAM_DIR, render_dot
+
+    committed = DIAGRAM_DIR / f"{stack}.dot"
+    assert committed.exists(), f"no diagram for {stack}: run make diagram"
+    assert committed.read_text() == render_dot(stack_run(stack)), (
+        f"docs/diagrams/{stack}.dot is stale: run make diagram"
+    )
+    assert (DIAGRAM_DIR / f"{stack}.svg").exists()
