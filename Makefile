@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-e2e
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-e2e up down status reset bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,3 +56,21 @@ test-k8s: venv ## Kubernetes objects of every stack: schemas, properties, the ap
 
 test-app: bootstrap ## the Django app on real Postgres+replica, PgBouncer and Redis (started by the tests)
 	@$(PY) -m pytest tests/app $(PYTEST_ARGS)
+
+test-e2e: bootstrap ## the local topology end to end (brings its own up on other ports, then down)
+	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+up: bootstrap ## the whole topology on this machine (Ctrl-C stops it); DETACH=1 returns once healthy
+	@$(PY) -m local.cli up $(if $(filter-out 0,$(DETACH)),--detach,)
+
+down: venv ## stop every process of the local topology (its state under .local/ is kept)
+	@$(PY) -m local.cli down
+
+status: venv ## status table of the local topology: process, pid, port, healthy
+	@$(PY) -m local.cli status
+
+reset: venv ## stop the local topology and wipe its state (.local/)
+	@$(PY) -m local.cli reset
+
+bench: bootstrap ## load the local topology (up for the run) and write build/bench/report.md
+	@$(PY) -m local.bench
