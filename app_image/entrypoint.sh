@@ -34,14 +34,17 @@ case "${1:-}" in
   worker)
     queues="${2:?usage: entrypoint.sh worker <queues>}"
     preflight
-    # config/celery_app.py arrives with the Celery work (issue 4).
-    exec "$PYTHON" -m celery -A config.celery_app worker -Q "$queues" \
-      --loglevel "${LOG_LEVEL:-INFO}" --without-mingle --without-gossip
+    # Settings (config/settings/celery.py) carry concurrency, prefetch 1, late acks and limits.
+    # The node name names the queues, so logs and `celery inspect` say which pool is which.
+    exec "$PYTHON" -m celery -A config.celery_app worker -Q "$queues" -n "${queues//,/-}@%h" \
+      --pool prefork --loglevel "${LOG_LEVEL:-INFO}" --without-mingle --without-gossip
     ;;
   beat)
     preflight
+    # Exactly one beat. Its schedule lives in the database (DatabaseScheduler), so nothing is
+    # written to the read-only root file system (no schedule file, no pid file).
     exec "$PYTHON" -m celery -A config.celery_app beat --loglevel "${LOG_LEVEL:-INFO}" \
-      --schedule /tmp/celerybeat-schedule
+      --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
     ;;
   migrate)
     preflight

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from accounts.models import Profile
+from notifications.services import welcome_email_request
 
 ERROR_USERNAME_TAKEN = "username already taken"
 
@@ -25,4 +26,6 @@ def user_signup(
         raise SignupError(ERROR_USERNAME_TAKEN)
     user = users.create_user(username=username, email=email, password=password)
     Profile.objects.create(user=user, display_name=display_name or username)
+    # Enqueued on commit: a rolled-back sign-up sends nothing.
+    welcome_email_request(user_id=user.pk, email=email, display_name=display_name or username)
     return user

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from checkout.models import Order
 from core.fanout import UpstreamResult, upstreams_call_async, upstreams_call_sync
 from core.routing import pin_to_primary
+from notifications.services import webhook_event_publish
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,13 @@ def order_create(*, idempotency_key: str, email: str, amount_cents: int) -> Orde
     """Place an order; a second call with the same key returns the first order."""
     try:
         with transaction.atomic():
-            return Order.objects.create(
+            order = Order.objects.create(
                 idempotency_key=idempotency_key, email=email, amount_cents=amount_cents
             )
+            # Subscribers hear of the order once it is committed (the default queue).
+            webhook_event_publish(event="order.placed", event_id=f"order:{order.pk}",
+                                  payload={"order_id": order.pk, "amount_cents": amount_cents})
+            return order
     except IntegrityError:
         with pin_to_primary():
             return Order.objects.get(idempotency_key=idempotency_key)

@@ -44,10 +44,12 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "django_celery_beat",
     "core",
     "content",
     "accounts",
     "checkout",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -165,3 +167,5 @@ LOGGING = {
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
+
+from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)

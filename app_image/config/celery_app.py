@@ -1,0 +1,210 @@
+"""The Celery app: configuration from Django settings (CELERY_*), the task base class, and the
+worker's observability (JSON logs with task id and attempt, queue age, heartbeat file).
+
+Process types: `entrypoint.sh worker <queues>` and `entrypoint.sh beat` run this app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging.config
+import os
+import time
+from datetime import datetime
+from typing import Any
+
+import structlog
+from celery import Celery, Task, bootsteps, signals
+from celery.exceptions import ImproperlyConfigured
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+
+from config import queue_age
+from config.worker_health import heartbeat_path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+
+app = Celery("quintet")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+log = structlog.get_logger("quintet.tasks")
+
+ENQUEUED_AT_HEADER = "enqueued_at"
+
+
+class QuintetTask(Task):
+    """Base of every task: retries with exponential backoff and jitter, logged failures.
+
+    Subclass options set per task: `autoretry_for`, `max_retries`, time limits, and the
+    `on_final_failure` hook (a service call) run once retries are exhausted.
+    """
+
+    abstract = True
+    retry_backoff = True
+    retry_jitter = True  # full jitter: a random countdown up to the exponential bound
+    max_retries = 5
+
+    @property
+    def retry_backoff_max(self) -> int:  # type: ignore[override]
+        """The cap of any backoff countdown (from settings, so tests may shorten it)."""
+        return int(settings.CELERY_RETRY_BACKOFF_MAX)
+
+    def retry_after(self, *, seconds: float, exc: BaseException) -> Any:
+        """Retry after a provider's Retry-After (capped), counting against max_retries."""
+        countdown = min(max(seconds, 0.0), float(settings.CELERY_RETRY_BACKOFF_MAX))
+        return self.retry(exc=exc, countdown=countdown)
+
+    def backoff_retry(self, *, exc: BaseException) -> Any:
+        """Retry with the same exponential backoff and full jitter as autoretry."""
+        countdown = get_exponential_backoff_interval(
+            factor=1, retries=self.request.retries, maximum=self.retry_backoff_max,
+            full_jitter=True)
+        return self.retry(exc=exc, countdown=countdown)
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                 einfo: Any) -> None:
+        """Log the retry (with its attempt number, from the bound context)."""
+        log.warning("task_retry", error=f"{type(exc).__name__}: {exc}")
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                   einfo: Any) -> None:
+        """Log the final failure and let the task record it through its service."""
+        log.error("task_failed", task_id=task_id, task_name=self.name,
+                  attempt=self.request.retries + 1, error=f"{type(exc).__name__}: {exc}")
+        self.on_final_failure(exc=exc, args=tuple(args or ()), kwargs=dict(kwargs or {}))
+
+    def on_final_failure(self, *, exc: BaseException, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> None:
+        """Hook: record the failure (override in tasks whose failure changes data)."""
+
+
+# ---- configuration checks -------------------------------------------------------------------
+
+
+def celery_limits_check(celery_app: Celery) -> None:
+    """Refuse to start when a task lacks limits or could outlive the visibility timeout."""
+    conf = celery_app.conf
+    visibility = int(conf.broker_transport_options["visibility_timeout"])
+    longest = 0.0
+    for name, task in celery_app.tasks.items():
+        if name.startswith("celery."):
+            continue
+        soft = task.soft_time_limit or conf.task_soft_time_limit
+        hard = task.time_limit or conf.task_time_limit
+        if not soft or not hard or soft >= hard:
+            raise ImproperlyConfigured(f"task {name} needs a soft limit below its hard limit "
+                                       f"(soft={soft}, hard={hard})")
+        longest = max(longest, float(hard))
+    needed = longest + float(settings.CELERY_RETRY_BACKOFF_MAX)
+    if visibility <= needed:
+        raise ImproperlyConfigured(
+            f"broker visibility_timeout={visibility}s must exceed the longest hard time limit "
+            f"plus the longest countdown ({longest:.0f}s + "
+            f"{settings.CELERY_RETRY_BACKOFF_MAX}s), or running tasks are delivered twice")
+
+
+@signals.worker_init.connect
+def _worker_init(sender: Any = None, **_: Any) -> None:
+    celery_app = getattr(sender, "app", app)
+    celery_app.loader.import_default_modules()
+    celery_limits_check(celery_app)
+
+
+@signals.beat_init.connect
+def _beat_init(sender: Any = None, **_: Any) -> None:
+    celery_limits_check(app)
+
+
+# ---- logging: the JSON LOGGING of Django, with the task context merged in -------------------
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Connecting this signal stops Celery from installing its own plain-text handlers.
+    config = copy.deepcopy(settings.LOGGING)
+    chain = config["formatters"]["json"].setdefault("foreign_pre_chain", [])
+    chain.insert(0, structlog.contextvars.merge_contextvars)
+    logging.config.dictConfig(config)
+
+
+@signals.before_task_publish.connect
+def _stamp_enqueue_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers[ENQUEUED_AT_HEADER] = time.time()
+
+
+def _due_time(request: Any) -> float | None:
+    """When the message became runnable: its publish time, or its ETA if later."""
+    enqueued = getattr(request, ENQUEUED_AT_HEADER, None)
+    if enqueued is None:
+        return None
+    due = float(enqueued)
+    eta = getattr(request, "eta", None)
+    if eta:
+        with contextlib.suppress(ValueError):
+            due = max(due, datetime.fromisoformat(str(eta)).timestamp())
+    return due
+
+
+@signals.task_prerun.connect
+def _task_started(task: Task | None = None, task_id: str | None = None, **_: Any) -> None:
+    if task is None:
+        return
+    request = task.request
+    queue = (request.delivery_info or {}).get("routing_key") or "unknown"
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(task_id=task_id, task_name=task.name,
+                                           attempt=request.retries + 1, queue=queue)
+    due = _due_time(request)
+    age_ms = None if due is None else max(0.0, (time.time() - due) * 1000)
+    if age_ms is not None:
+        queue_age.queue_age_record(queue=queue, age_ms=age_ms)
+    log.info("task_started", queue_age_ms=None if age_ms is None else round(age_ms, 1))
+
+
+@signals.task_postrun.connect
+def _task_finished(state: str | None = None, **_: Any) -> None:
+    log.info("task_finished", state=state)
+    structlog.contextvars.clear_contextvars()
+
+
+# ---- worker heartbeat (read by `python -m config.worker_health`) ----------------------------
+
+
+def _touch_heartbeat() -> None:
+    path = heartbeat_path()
+    path.touch(exist_ok=True)
+    os.utime(path)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Touch the heartbeat file from the consumer's timer while it is connected and looping."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+
+    def start(self, parent: Any) -> None:
+        """Beat now and then every CELERY_HEARTBEAT_SECONDS."""
+        _touch_heartbeat()
+        self.tref = parent.timer.call_repeatedly(settings.CELERY_HEARTBEAT_SECONDS,
+                                                 _touch_heartbeat)
+
+    def stop(self, parent: Any) -> None:
+        """Stop beating (connection lost or shutting down)."""
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    shutdown = stop
+
+
+app.steps["consumer"].add(HeartbeatStep)
+
+
+@signals.worker_shutdown.connect
+def _heartbeat_remove(**_: Any) -> None:
+    heartbeat_path().unlink(missing_ok=True)

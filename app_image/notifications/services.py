@@ -1,0 +1,287 @@
+"""Notification writes: request deliveries (enqueued on commit) and carry them out (in tasks).
+
+Every carry-out is idempotent: rows are keyed by a unique dedupe key, created with
+get_or_create, and moved forward only by conditional updates (`filter(status=...).update`), so
+a task that runs twice (redelivery after a crash) has its effect once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.routing import pin_to_primary
+from notifications.models import (
+    DeliveryStatus,
+    EmailDelivery,
+    ExportStatus,
+    LocalOutboxMessage,
+    MaintenanceRun,
+    ReportExport,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from notifications.providers import ProviderError, ProviderRateLimited, email_provider
+
+log = structlog.get_logger(__name__)
+SIGNATURE_HEADER = "X-Quintet-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _enqueue_on_commit(task_path: str, *ids: int) -> None:
+    """Publish after the surrounding transaction commits (never for a rolled-back row)."""
+    from notifications import tasks  # the task module imports this one
+
+    task = getattr(tasks, task_path)
+    transaction.on_commit(lambda: task.delay(*ids))
+
+
+# ---- email -----------------------------------------------------------------------------------
+
+
+def welcome_email_request(*, user_id: int, email: str, display_name: str) -> EmailDelivery:
+    """Owe the user a welcome email (once per user); it is sent on the priority queue."""
+    with transaction.atomic():
+        delivery, created = EmailDelivery.objects.get_or_create(
+            dedupe_key=f"welcome:{user_id}",
+            defaults={"recipient": email, "subject": "Welcome to quintet",
+                      "body": f"Hello {display_name}, your account is ready."},
+        )
+        if created:
+            _enqueue_on_commit("email_send", delivery.pk)
+    return delivery
+
+
+def email_delivery_send(*, delivery_id: int) -> bool:
+    """Send a pending email through the provider; True if this call sent it.
+
+    The provider gets the dedupe key as its idempotency key, so a crash between the send and
+    the status update cannot make a second email on redelivery.
+    """
+    with pin_to_primary():
+        delivery = EmailDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return False
+    message_id = email_provider().send(
+        idempotency_key=delivery.dedupe_key, sender=settings.NOTIFICATIONS_FROM_EMAIL,
+        recipient=delivery.recipient, subject=delivery.subject, body=delivery.body,
+    )
+    updated = EmailDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENT, provider_message_id=message_id, sent_at=timezone.now())
+    return updated == 1
+
+
+def email_delivery_fail(*, delivery_id: int, error: str) -> None:
+    """Mark a pending email failed (retries exhausted)."""
+    EmailDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, last_error=error[:2000])
+
+
+# ---- webhooks --------------------------------------------------------------------------------
+
+
+class WebhookRejected(ProviderError):
+    """The endpoint answered with an error status worth retrying."""
+
+
+def webhook_event_publish(*, event: str, event_id: str, payload: dict[str, Any]) -> int:
+    """Owe `event` to every active endpoint (once per event id and endpoint); return how many."""
+    count = 0
+    with transaction.atomic():
+        for endpoint in WebhookEndpoint.objects.filter(active=True):
+            delivery, created = WebhookDelivery.objects.get_or_create(
+                dedupe_key=f"{event_id}:{endpoint.pk}",
+                defaults={"endpoint": endpoint, "event": event, "payload": payload},
+            )
+            if created:
+                _enqueue_on_commit("webhook_deliver", delivery.pk)
+                count += 1
+    return count
+
+
+def webhook_endpoint_create(*, url: str, secret: str) -> WebhookEndpoint:
+    """Subscribe `url` to the platform's events."""
+    return WebhookEndpoint.objects.create(url=url, secret=secret)
+
+
+def _signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> bool:
+    """POST a pending delivery; True once delivered (or already delivered).
+
+    Raises ProviderRateLimited (429/503 with Retry-After), WebhookRejected (other 5xx, 408)
+    or httpx errors, all retried by the task. A 4xx other than those is final: failed.
+    The receiver gets the dedupe key as Idempotency-Key, so a redelivery is one event to it.
+    """
+    with pin_to_primary():
+        delivery = (WebhookDelivery.objects.select_related("endpoint")
+                    .filter(pk=delivery_id).first())
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return delivery is not None and delivery.status == DeliveryStatus.SENT
+    # A counter of attempts made (not an effect), so a plain increment is the right thing.
+    WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=F("attempts") + 1)
+    body = json.dumps({"event": delivery.event, "data": delivery.payload},
+                      sort_keys=True).encode()
+    response = httpx.post(
+        delivery.endpoint.url, content=body,
+        headers={"Content-Type": "application/json", IDEMPOTENCY_HEADER: delivery.dedupe_key,
+                 SIGNATURE_HEADER: _signature(delivery.endpoint.secret, body)},
+        timeout=settings.NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS,
+    )
+    code = response.status_code
+    WebhookDelivery.objects.filter(pk=delivery_id).update(last_status_code=code)
+    if code in (429, 503) and "Retry-After" in response.headers:
+        try:
+            retry_after = float(response.headers["Retry-After"])
+        except ValueError:
+            retry_after = 30.0
+        raise ProviderRateLimited(retry_after)
+    if code >= 500 or code in (408, 429):
+        raise WebhookRejected(f"HTTP {code}")
+    if code >= 400:
+        webhook_delivery_fail(delivery_id=delivery_id, error=f"HTTP {code} (not retried)")
+        return False
+    WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENT, delivered_at=timezone.now())
+    return True
+
+
+def webhook_delivery_note(*, delivery_id: int, error: str) -> None:
+    """Record why the last attempt did not finish (the delivery stays pending)."""
+    WebhookDelivery.objects.filter(pk=delivery_id).update(last_error=error[:2000])
+
+
+def webhook_delivery_fail(*, delivery_id: int, error: str) -> None:
+    """Mark a pending webhook delivery failed (retries exhausted or refused)."""
+    WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, last_error=error[:2000])
+
+
+# ---- report exports --------------------------------------------------------------------------
+
+
+REPORT_KINDS = ("email_deliveries",)
+
+
+def report_export_request(*, kind: str) -> ReportExport:
+    """Queue a report export (the low queue); it is built after this transaction commits."""
+    if kind not in REPORT_KINDS:
+        raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(REPORT_KINDS)}")
+    with transaction.atomic():
+        export = ReportExport.objects.create(kind=kind)
+        _enqueue_on_commit("report_export_run", export.pk)
+    return export
+
+
+def report_export_build(*, export_id: int) -> bool:
+    """Build the CSV of a queued (or interrupted) export; True if this call finished it."""
+    claimed = ReportExport.objects.filter(
+        pk=export_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
+    ).update(status=ExportStatus.RUNNING)
+    if not claimed:
+        return False
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["dedupe_key", "recipient", "status", "created_at", "sent_at"])
+    rows = 0
+    with pin_to_primary():
+        deliveries = EmailDelivery.objects.order_by("pk").values_list(
+            "dedupe_key", "recipient", "status", "created_at", "sent_at")
+        for row in deliveries:
+            writer.writerow(row)
+            rows += 1
+    done = ReportExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.DONE, content=buffer.getvalue(), rows=rows,
+        finished_at=timezone.now())
+    return done == 1
+
+
+def report_export_fail(*, export_id: int, error: str) -> None:
+    """Mark an unfinished export failed and drop any partial content (the cleanup path)."""
+    ReportExport.objects.filter(
+        pk=export_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]
+    ).update(status=ExportStatus.FAILED, content="", rows=0, error=error[:2000],
+             finished_at=timezone.now())
+
+
+# ---- nightly maintenance ---------------------------------------------------------------------
+
+
+def _run_once(job: str, day: date) -> MaintenanceRun | None:
+    """The (job, day) run to do now, or None if it already finished.
+
+    The unique (job, day) row makes a second firing a no-op; a run interrupted before it
+    finished (worker killed) is done again on redelivery, which both jobs tolerate.
+    """
+    try:
+        with transaction.atomic():
+            run, _ = MaintenanceRun.objects.get_or_create(job=job, day=day)
+    except IntegrityError:  # created concurrently by a twin firing
+        with pin_to_primary():
+            run = MaintenanceRun.objects.get(job=job, day=day)
+    return None if run.finished_at is not None else run
+
+
+def maintenance_reconcile(*, day: date) -> dict[str, int] | None:
+    """Re-enqueue deliveries whose message was lost (pending too long); once per day.
+
+    Publishing on commit is not atomic with the commit: a process that dies in between leaves a
+    pending row and no message. This sweep finds those rows (tasks are idempotent, so a row
+    whose message is merely slow is harmless to enqueue again).
+    """
+    run = _run_once("reconcile", day)
+    if run is None:
+        return None
+    from notifications import tasks
+
+    cutoff = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_RECONCILE_AFTER_SECONDS)
+    emails = list(EmailDelivery.objects.filter(status=DeliveryStatus.PENDING,
+                                               created_at__lt=cutoff).values_list("pk", flat=True))
+    hooks = list(WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING,
+                                                created_at__lt=cutoff).values_list("pk", flat=True))
+    for pk in emails:
+        tasks.email_send.delay(pk)
+    for pk in hooks:
+        tasks.webhook_deliver.delay(pk)
+    result = {"emails_requeued": len(emails), "webhooks_requeued": len(hooks)}
+    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(
+        result=result, finished_at=timezone.now())
+    log.info("maintenance_reconciled", **result)
+    return result
+
+
+def maintenance_cleanup(*, day: date) -> dict[str, int] | None:
+    """Delete finished records older than the retention; once per day."""
+    run = _run_once("cleanup", day)
+    if run is None:
+        return None
+    cutoff = timezone.now() - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
+    finished = [DeliveryStatus.SENT, DeliveryStatus.FAILED]
+    result = {
+        "emails": EmailDelivery.objects.filter(status__in=finished,
+                                               created_at__lt=cutoff).delete()[0],
+        "webhooks": WebhookDelivery.objects.filter(status__in=finished,
+                                                   created_at__lt=cutoff).delete()[0],
+        "outbox": LocalOutboxMessage.objects.filter(created_at__lt=cutoff).delete()[0],
+        "exports": ReportExport.objects.filter(
+            status__in=[ExportStatus.DONE, ExportStatus.FAILED], created_at__lt=cutoff
+        ).delete()[0],
+    }
+    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(
+        result=result, finished_at=timezone.now())
+    log.info("maintenance_cleaned", **result)
+    return result

@@ -1,0 +1,280 @@
+"""Fixtures of the Celery fault tests: real data services, real `entrypoint.sh worker` processes.
+
+The suite has its own services (a temp dir) and talks to the app only through processes: the
+workers and beat through the entrypoint, app services through `tests.celery.driver`, state
+through plain SQL and the broker Redis. Every process is started in its own session and stopped
+by pid (its process group at the end), also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from local.dataservices import DataServices
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ROOT / "app_image"
+ENTRYPOINT = APP_DIR / "entrypoint.sh"
+VENV_BIN = Path(sys.executable).parent
+SECRET_KEY = "test-only-" + "c3l" * 20
+QUEUES = ("priority", "default", "low")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.05) -> Any:
+    """Poll until `predicate()` is truthy and return it; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Worker:
+    """A running `entrypoint.sh worker <queues>` (its own process group) and its log."""
+
+    queues: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    tmp_dir: Path
+
+    @property
+    def pid(self) -> int:
+        """The worker's main process."""
+        return self.process.pid
+
+    def children(self) -> set[int]:
+        """Pids of the prefork pool's processes."""
+        try:
+            text = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        except FileNotFoundError:
+            return set()
+        return {int(p) for p in text.split()}
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far."""
+        records = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+        return records
+
+    def log_text(self) -> str:
+        """The whole log."""
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    """The services, the environment of the app's processes, and the processes started."""
+
+    services: DataServices
+    env: dict[str, str]
+    work_dir: Path
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def broker(self) -> redis.Redis:
+        """A client of the broker Redis."""
+        return redis.Redis.from_url(self.services.broker_url, decode_responses=True)
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Run one query on the primary (autocommit) and return its rows."""
+        with psycopg.connect(self.services.direct_primary_url, autocommit=True) as conn:
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def drive(self, **command: Any) -> dict[str, Any]:
+        """Run a driver command in a real Django process and return its answer."""
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.celery.driver", json.dumps(command)], cwd=ROOT,
+            env={**self.env, "PYTHONPATH": f"{APP_DIR}{os.pathsep}{ROOT}"},
+            capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def start_worker(self, queues: str) -> Worker:
+        """Start `entrypoint.sh worker <queues>` and wait until its consumer is connected."""
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f"w-{queues}-", dir=self.work_dir))
+        log_path = tmp_dir / "worker.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [str(ENTRYPOINT), "worker", queues], env={**self.env, "TMPDIR": str(tmp_dir)},
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        self.started.append(process)
+        worker = Worker(queues, process, log_path, tmp_dir)
+        heartbeat = tmp_dir / "quintet-worker-heartbeat"
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"worker {queues} exited {process.returncode}:\n"
+                                     f"{worker.log_text()[-3000:]}")
+            return heartbeat.exists() and len(worker.children()) > 0
+
+        wait_for(ready, 30, f"worker {queues} to connect")
+        return worker
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """Start `entrypoint.sh beat`."""
+        log = open(self.work_dir / "beat.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen([str(ENTRYPOINT), "beat"], env=self.env, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        log.close()
+        self.started.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+        """SIGTERM (warm shutdown) by pid, then SIGKILL the process group if it lingers."""
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        with_group_killed(process)
+
+    def purge(self) -> None:
+        """Empty the three queues and the unacked store (between tests)."""
+        client = self.broker()
+        client.delete(*QUEUES, "unacked", "unacked_index", "unacked_mutex")
+
+
+def with_group_killed(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left of the process group we started (orphaned pool children)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Postgres (via PgBouncer), the cache and broker Redis; migrated; stopped at the end."""
+    work_dir = Path(tempfile.mkdtemp(prefix="quintet-celery-tests-"))
+    os.chmod(work_dir, 0o755)  # the postgres user must traverse it
+    services = DataServices(work_dir / "services")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    env.update(services.urls())
+    env.update({
+        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONPATH": str(ROOT),  # tests.celery.settings and the scripted provider
+        "DJANGO_SETTINGS_MODULE": "tests.celery.settings",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "UPSTREAM_SANCTIONS_URL": "http://127.0.0.1:9/sanctions",
+        "UPSTREAM_FRAUD_URL": "http://127.0.0.1:9/fraud",
+        "UPSTREAM_ADDRESS_URL": "http://127.0.0.1:9/address",
+        "LOG_LEVEL": "INFO",
+    })
+    stack = Stack(services, env, work_dir)
+    try:
+        services.start()
+        migrate = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True,
+                                 text=True, timeout=120, check=False)
+        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        yield stack
+    finally:
+        for process in stack.started:
+            if process.poll() is None:
+                stack.stop(process, timeout=5)
+            with_group_killed(process)
+        services.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def clean(stack: Stack) -> Iterator[Stack]:
+    """The stack with empty queues; every process a test started is stopped after it."""
+    stack.purge()
+    first = len(stack.started)
+    try:
+        yield stack
+    finally:
+        for process in stack.started[first:]:
+            stack.stop(process)
+        stack.purge()
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers from a script, records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[tuple[int, float, dict[str, str]]] = []
+        self.default: tuple[int, float, dict[str, str]] = (200, 0.0, {})
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"key": self.headers.get("Idempotency-Key"),
+                                              "at": time.time(), "body": body})
+                    status, delay, headers = (receiver.script.pop(0) if receiver.script
+                                              else receiver.default)
+                time.sleep(delay)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        """Where to POST."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def keys(self) -> list[str]:
+        """Idempotency keys received, in order."""
+        with self.lock:
+            return [r["key"] for r in self.requests]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A fresh webhook receiver."""
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,82 @@
+"""Runs app services in a real Django process for the tests: `python -m tests.celery.driver
+'<json command>'` prints one JSON answer. Publishing happens as in the web process (on commit).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+class Rollback(Exception):
+    """Raised to roll the sign-up's transaction back."""
+
+
+def _priority_length() -> int:
+    from config.celery_app import app
+
+    with app.connection_for_write() as connection:
+        return int(connection.default_channel.client.llen("priority"))
+
+
+def run(command: dict[str, Any]) -> dict[str, Any]:
+    """Execute one command and return its JSON-able answer."""
+    from django.db import transaction
+
+    from accounts.services import user_signup
+    from notifications import services, tasks
+
+    action = command["action"]
+    if action == "signup":
+        before = _priority_length()
+        user_id = None
+        try:
+            with transaction.atomic():
+                user = user_signup(username=command["username"], email=command["email"],
+                                   password="a-long-test-password")
+                user_id = user.pk
+                if command.get("rollback"):
+                    raise Rollback
+        except Rollback:
+            pass
+        return {"user_id": user_id, "priority_before": before, "priority_after":
+                _priority_length()}
+    if action == "backlog":
+        export = services.report_export_request(kind="email_deliveries")
+        with tasks.app.producer_or_acquire() as producer:
+            for _ in range(command["count"] - 1):
+                tasks.report_export_run.apply_async(args=[export.pk], producer=producer)
+        return {"export_id": export.pk}
+    if action == "export":
+        return {"export_id": services.report_export_request(kind="email_deliveries").pk}
+    if action == "webhooks":
+        endpoint = services.webhook_endpoint_create(url=command["url"], secret="s3cret")
+        published = 0
+        for index in range(command["count"]):
+            published += services.webhook_event_publish(
+                event="test.event", event_id=f"{command['prefix']}-{index}",
+                payload={"index": index})
+        endpoint.active = False  # only this batch's endpoint receives this batch
+        endpoint.save(update_fields=["active"])
+        return {"published": published, "endpoint_id": endpoint.pk}
+    if action == "maintenance":
+        from datetime import date
+
+        day = date.fromisoformat(command["day"])
+        first = services.maintenance_reconcile(day=day)
+        second = services.maintenance_reconcile(day=day)
+        return {"first": first, "second": second}
+    raise SystemExit(f"unknown action {action!r}")
+
+
+def main() -> None:
+    """Set Django up, run the command given as JSON in argv[1], print the answer."""
+    import django
+
+    django.setup()
+    print(json.dumps(run(json.loads(sys.argv[1]))))
+
+
+if __name__ == "__main__":
+    main()
