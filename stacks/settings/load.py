@@ -16,13 +16,15 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from components.subnets import CidrTooSmall, plan_subnets
+from k8s.quantities import BadQuantity, parse_cpu, parse_memory
 from stacks.errors import ConfigError
 from stacks.settings.fields import CONFIG_NAMESPACE
-from stacks.settings.model import TIERS, Settings
+from stacks.settings.model import TIERS, Settings, WorkloadSettings
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import Leaf, leaves, leaves_by_key
 
 SECRET_WORDS = ("token", "password", "secret", "apikey", "privatekey")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -227,6 +229,55 @@ def cross_field_problems(settings: Settings) -> list[str]:
             f"{_key('webMinReplicas')}: {work.web_min_replicas} is not allowed; it must not "
             f"exceed {_key('webMaxReplicas')} ({work.web_max_replicas})"
         )
+    problems += workload_problems(work)
+    return problems
+
+
+def _resource_problems(prefix: str, owner: object) -> list[str]:
+    """Requests and limits of one container: valid quantities, request not above limit."""
+    found: list[str] = []
+    for resource, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+        keys = (f"{prefix}{resource.capitalize()}Request", f"{prefix}{resource.capitalize()}Limit")
+        values = (getattr(owner, f"{resource}_request"), getattr(owner, f"{resource}_limit"))
+        parsed = []
+        for key, value in zip(keys, values, strict=True):
+            try:
+                parsed.append(parse(value))
+            except BadQuantity as bad:
+                found.append(f"{_key(key)}: {json.dumps(value)} is not allowed; {bad}")
+        if len(parsed) == 2 and parsed[0] > parsed[1]:
+            found.append(
+                f"{_key(keys[0])}: {json.dumps(values[0])} is not allowed; it must not exceed "
+                f"{_key(keys[1])} ({values[1]})"
+            )
+    return found
+
+
+class _WebResources:
+    """The web container's requests and limits under the names ``_resource_problems`` reads."""
+
+    def __init__(self, work: WorkloadSettings) -> None:
+        self.cpu_request, self.cpu_limit = work.web_cpu_request, work.web_cpu_limit
+        self.memory_request, self.memory_limit = work.web_memory_request, work.web_memory_limit
+
+
+def workload_problems(work: WorkloadSettings) -> list[str]:
+    """Rules of the workloads: namespace name, quantities, queue ranges."""
+    problems: list[str] = []
+    if not _DNS_LABEL.match(work.namespace):
+        problems.append(
+            f"{_key('k8sNamespace')}: {json.dumps(work.namespace)} is not allowed; expected a "
+            f"DNS label (lower-case letters, digits and '-', at most 63 characters)"
+        )
+    problems += _resource_problems("web", _WebResources(work))
+    for queue, spec in work.queues.items():
+        prefix = f"worker{queue.capitalize()}"
+        if spec.min_replicas > spec.max_replicas:
+            problems.append(
+                f"{_key(prefix + 'Min')}: {spec.min_replicas} is not allowed; it must not exceed "
+                f"{_key(prefix + 'Max')} ({spec.max_replicas})"
+            )
+        problems += _resource_problems(prefix, spec)
     return problems
 
 

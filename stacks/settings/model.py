@@ -116,12 +116,121 @@ class EdgeSettings:
     )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """One Celery worker Deployment, consuming one queue, scaled by KEDA on the queue's length."""
+
+    concurrency: int = setting(
+        2, "Concurrency", "Prefork children per worker pod (each holds at most one DB connection).",
+        minimum=1, maximum=64,
+    )
+    min_replicas: int = setting(
+        1, "Min", "KEDA minimum worker pods (0 lets the queue scale to zero).",
+        minimum=0, maximum=200,
+    )
+    max_replicas: int = setting(2, "Max", "KEDA maximum worker pods.", minimum=1, maximum=200)
+    list_length: int = setting(
+        20, "ListLength", "KEDA target: queued messages per worker pod.", minimum=1,
+        maximum=100000,
+    )
+    activation_list_length: int = setting(
+        0, "ActivationListLength",
+        "KEDA activation: queued messages above which the queue scales up from zero.",
+        minimum=0, maximum=100000,
+    )
+    hard_time_limit_seconds: int = setting(
+        360, "HardTimeLimitSeconds",
+        "Longest hard time limit of the queue's tasks; the pod's termination grace covers it.",
+        minimum=1, maximum=86400,
+    )
+    cpu_request: str = setting("250m", "CpuRequest", "CPU request of the worker container.")
+    cpu_limit: str = setting("1", "CpuLimit", "CPU limit of the worker container.")
+    memory_request: str = setting(
+        "512Mi", "MemoryRequest", "Memory request of the worker container."
+    )
+    memory_limit: str = setting("512Mi", "MemoryLimit", "Memory limit of the worker container.")
+
+
 @dataclass(frozen=True)
 class WorkloadSettings:
-    """What runs in the cluster: web replicas and Celery workers."""
+    """What runs in the cluster: web pods, Celery workers per queue, PgBouncer sidecars."""
 
+    namespace: str = setting(
+        "quintet", "k8sNamespace", "Kubernetes namespace of the app's workloads."
+    )
     web_min_replicas: int = setting(1, "webMinReplicas", "HPA minimum web pods.", minimum=1)
     web_max_replicas: int = setting(3, "webMaxReplicas", "HPA maximum web pods.", minimum=1)
+    web_concurrency: int = setting(
+        2, "webConcurrency", "uvicorn worker processes per web pod.", minimum=1, maximum=32
+    )
+    web_cpu_request: str = setting("500m", "webCpuRequest", "CPU request of the web container.")
+    web_cpu_limit: str = setting("1", "webCpuLimit", "CPU limit of the web container.")
+    web_memory_request: str = setting(
+        "768Mi", "webMemoryRequest", "Memory request of the web container."
+    )
+    web_memory_limit: str = setting(
+        "768Mi", "webMemoryLimit", "Memory limit of the web container."
+    )
+    web_hpa_cpu_percent: int = setting(
+        70, "webHpaCpuPercent", "HPA target: average CPU utilization of web pods (% of request).",
+        minimum=10, maximum=100,
+    )
+    web_hpa_memory_percent: int = setting(
+        80, "webHpaMemoryPercent",
+        "HPA target: average memory utilization of web pods (% of request).",
+        minimum=10, maximum=100,
+    )
+    web_scale_down_stabilization_seconds: int = setting(
+        300, "webScaleDownStabilizationSeconds",
+        "HPA scale-down stabilization window: the highest recommendation in it wins.",
+        minimum=0, maximum=3600,
+    )
+    web_pre_stop_sleep_seconds: int = setting(
+        15, "webPreStopSleepSeconds",
+        "preStop sleep before SIGTERM, so the ALB stops routing to a terminating pod.",
+        minimum=1, maximum=120,
+    )
+    pgbouncer_pool_size: int = setting(
+        10, "pgbouncerPoolSize",
+        "PgBouncer default_pool_size of each web pod: server connections per database.",
+        minimum=1, maximum=200,
+    )
+    pgbouncer_max_client_conn: int = setting(
+        200, "pgbouncerMaxClientConn", "PgBouncer max_client_conn of every sidecar.",
+        minimum=10, maximum=10000,
+    )
+    pgbouncer_image: str = setting(
+        "docker.io/edoburu/pgbouncer:v1.24.1-p1", "pgbouncerImage",
+        "PgBouncer sidecar image (pin a digest in production).",
+    )
+    log_level: str = setting("INFO", "logLevel", "Log level of the app.", choices=LOG_LEVELS)
+    upstream_sanctions_url: str = setting(
+        "https://sanctions.example.com/v1/screen", "upstreamSanctionsUrl",
+        "Third-party sanctions screening endpoint.",
+    )
+    upstream_fraud_url: str = setting(
+        "https://fraud.example.com/v1/score", "upstreamFraudUrl",
+        "Third-party fraud scoring endpoint.",
+    )
+    upstream_address_url: str = setting(
+        "https://address.example.com/v1/validate", "upstreamAddressUrl",
+        "Third-party address validation endpoint.",
+    )
+    queue_default: QueueSettings = section(QueueSettings, "workerDefault", "default queue")
+    queue_priority: QueueSettings = section(QueueSettings, "workerPriority", "priority queue")
+    queue_low: QueueSettings = section(QueueSettings, "workerLow", "low queue")
+
+    @property
+    def queues(self) -> dict[str, QueueSettings]:
+        """The Celery queues by name, in the order the app declares them."""
+        return {
+            "default": self.queue_default,
+            "priority": self.queue_priority,
+            "low": self.queue_low,
+        }
 
 
 @dataclass(frozen=True)

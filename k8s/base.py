@@ -1,0 +1,88 @@
+"""Namespace, ServiceAccounts, the environment ConfigMap and Secrets, PgBouncer configs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8s import pgbouncer
+from k8s.env import config_env, secret_env
+from k8s.meta import (
+    APP,
+    BROKER_AUTH_SECRET,
+    ENV_CONFIGMAP,
+    ENV_SECRET,
+    PGBOUNCER_AUTH_SECRET,
+    labels,
+    metadata,
+)
+from k8s.spec import Runtime, SecretValues, WorkloadSpec
+
+SERVICE_ACCOUNTS = ("web", "worker", "beat", "migrate")
+
+
+def namespace(spec: WorkloadSpec) -> dict[str, Any]:
+    """The namespace, with the restricted Pod Security Standard enforced."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": spec.namespace,
+            "labels": {
+                **labels(spec, "namespace"),
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def service_account(spec: WorkloadSpec, name: str) -> dict[str, Any]:
+    """One workload's identity. EKS Pod Identity needs no annotation: an association (an AWS
+    resource) binds ``<namespace>/<name>`` to an IAM role."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(spec, name, name),
+        "automountServiceAccountToken": False,
+    }
+
+
+def env_configmap(spec: WorkloadSpec) -> dict[str, Any]:
+    """The non-secret part of the environment contract."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, ENV_CONFIGMAP, APP),
+        "data": config_env(spec),
+    }
+
+
+def pgbouncer_configmap(
+    spec: WorkloadSpec, runtime: Runtime, group: str, pool_size: int
+) -> dict[str, Any]:
+    """One workload group's pgbouncer.ini."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, pgbouncer.config_name(group), group),
+        "data": {"pgbouncer.ini": pgbouncer.ini(spec, runtime, pool_size)},
+    }
+
+
+def _secret(spec: WorkloadSpec, name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(spec, name, APP),
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def secrets(spec: WorkloadSpec, runtime: Runtime, values: SecretValues) -> list[dict[str, Any]]:
+    """The Secrets: the app's credentials, PgBouncer's userlist, KEDA's broker password."""
+    return [
+        _secret(spec, ENV_SECRET, secret_env(spec, runtime, values)),
+        _secret(spec, PGBOUNCER_AUTH_SECRET, {"userlist.txt": pgbouncer.userlist(spec, values)}),
+        _secret(spec, BROKER_AUTH_SECRET, {"password": values.broker_auth_token}),
+    ]

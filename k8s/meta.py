@@ -1,0 +1,35 @@
+"""Names, labels and metadata shared by every object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8s.spec import WorkloadSpec
+
+APP = "quintet"
+POOL_LABEL = "quintet.io/pool"
+WORKER_TAINT = {"key": POOL_LABEL, "operator": "Equal", "value": "workers", "effect": "NoSchedule"}
+ENV_CONFIGMAP = "app-env"
+ENV_SECRET = "app-env"
+PGBOUNCER_AUTH_SECRET = "pgbouncer-auth"
+BROKER_AUTH_SECRET = "broker-auth"
+BROKER_TRIGGER_AUTH = "broker-auth"
+
+
+def selector_labels(component: str) -> dict[str, str]:
+    """Labels that select one workload's pods (stable: a Deployment's selector is immutable)."""
+    return {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": component}
+
+
+def labels(spec: WorkloadSpec, component: str) -> dict[str, str]:
+    """Every object's labels: the selector labels plus instance and part-of."""
+    return {
+        **selector_labels(component),
+        "app.kubernetes.io/instance": spec.stack,
+        "app.kubernetes.io/part-of": APP,
+    }
+
+
+def metadata(spec: WorkloadSpec, name: str, component: str, **extra: Any) -> dict[str, Any]:
+    """``metadata`` of a namespaced object."""
+    return {"name": name, "namespace": spec.namespace, "labels": labels(spec, component), **extra}

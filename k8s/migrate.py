@@ -1,0 +1,43 @@
+"""The migrations Job: process type ``migrate``, run before any Deployment rolls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8s import pgbouncer
+from k8s.meta import metadata
+from k8s.pods import app_container, pod_template, worker_placement
+from k8s.spec import Resources, Runtime, WorkloadSpec
+
+JOB_NAME = "migrate"
+SERVICE_ACCOUNT = "migrate"
+RESOURCES = Resources("250m", "1", "512Mi", "512Mi")
+DEADLINE_SECONDS = 1800
+
+
+def job(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
+    """Applies migrations to the primary through the pod's PgBouncer (the native sidecar ends
+    when the migration does, so the Job completes). A Job is immutable: a new image replaces it,
+    which runs the migrations of that image."""
+    app = app_container(JOB_NAME, runtime.image, ["migrate"], RESOURCES)
+    template = pod_template(
+        spec,
+        JOB_NAME,
+        service_account=SERVICE_ACCOUNT,
+        containers=[app],
+        init_containers=[pgbouncer.sidecar(spec)],
+        volumes=pgbouncer.volumes(JOB_NAME),
+        annotations={"quintet.io/config-hash": config_hash},
+        restartPolicy="Never",
+        **worker_placement(),
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(spec, JOB_NAME, JOB_NAME),
+        "spec": {
+            "backoffLimit": 2,
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "template": template,
+        },
+    }

@@ -1,0 +1,111 @@
+"""PgBouncer as a native sidecar: its configuration and its container.
+
+Every pod that talks to Postgres runs its own PgBouncer on 127.0.0.1:6432 in transaction mode,
+so the server connections a pod can open are bounded by its pool size, whatever the app does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8s.env import replica_database
+from k8s.meta import PGBOUNCER_AUTH_SECRET
+from k8s.pods import container_security_context
+from k8s.spec import PGBOUNCER_PORT, POSTGRES_PORT, Runtime, SecretValues, WorkloadSpec
+
+CONFIG_DIR = "/etc/pgbouncer"
+AUTH_DIR = "/etc/pgbouncer-auth"  # beside, not inside, the read-only config mount
+RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "32Mi"},
+    "limits": {"cpu": "500m", "memory": "64Mi"},
+}
+
+
+def config_name(group: str) -> str:
+    """Name of the ConfigMap holding one workload group's pgbouncer.ini."""
+    return f"pgbouncer-{group}"
+
+
+def ini(spec: WorkloadSpec, runtime: Runtime, pool_size: int) -> str:
+    """pgbouncer.ini for a pod whose PgBouncer opens at most ``pool_size`` connections per
+    database: the primary as ``<db>`` and each replica as ``<db>_replica_<i>``."""
+    hosts = [(spec.database_name, runtime.database_host)] + [
+        (replica_database(spec, i), host) for i, host in enumerate(runtime.database_replica_hosts)
+    ]
+    databases = "\n".join(
+        f"{alias} = host={host} port={POSTGRES_PORT} dbname={spec.database_name}"
+        for alias, host in hosts
+    )
+    return f"""[databases]
+{databases}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {PGBOUNCER_PORT}
+unix_socket_dir =
+pidfile =
+logfile =
+auth_type = scram-sha-256
+auth_file = {AUTH_DIR}/userlist.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = {spec.pgbouncer_max_client_conn}
+ignore_startup_parameters = extra_float_digits
+server_tls_sslmode = require
+server_idle_timeout = 300
+server_connect_timeout = 5
+query_wait_timeout = 30
+"""
+
+
+def pool_size_of(ini_text: str) -> int:
+    """The ``default_pool_size`` of a rendered pgbouncer.ini (for the connection budget test)."""
+    for line in ini_text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "default_pool_size":
+            return int(value)
+    raise ValueError("pgbouncer.ini has no default_pool_size")
+
+
+def userlist(spec: WorkloadSpec, secrets: SecretValues) -> str:
+    """userlist.txt: the app role's password, used for client auth and the login to RDS."""
+    password = secrets.database_password.replace('"', '""')
+    return f'"{spec.database_user}" "{password}"\n'
+
+
+def sidecar(spec: WorkloadSpec) -> dict[str, Any]:
+    """The PgBouncer container, as a native sidecar (an init container that keeps running)."""
+    tcp = {"tcpSocket": {"port": PGBOUNCER_PORT}}
+    return {
+        "name": "pgbouncer",
+        "image": spec.pgbouncer_image,
+        "restartPolicy": "Always",
+        "command": ["pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini"],
+        "ports": [{"name": "pgbouncer", "containerPort": PGBOUNCER_PORT}],
+        # The app container starts only once the sidecar's startup probe passes.
+        "startupProbe": {**tcp, "periodSeconds": 1, "failureThreshold": 30},
+        "readinessProbe": {**tcp, "periodSeconds": 5},
+        "livenessProbe": {**tcp, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": RESOURCES,
+        "securityContext": container_security_context(),
+        "volumeMounts": [
+            {"name": "pgbouncer-config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "pgbouncer-auth", "mountPath": AUTH_DIR, "readOnly": True},
+        ],
+    }
+
+
+def volumes(group: str) -> list[dict[str, Any]]:
+    """The pod volumes the sidecar mounts."""
+    return [
+        {
+            "name": "pgbouncer-config",
+            "configMap": {"name": config_name(group), "defaultMode": 0o444},
+        },
+        {
+            "name": "pgbouncer-auth",
+            "secret": {"secretName": PGBOUNCER_AUTH_SECRET, "defaultMode": 0o440},
+        },
+    ]

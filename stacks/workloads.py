@@ -1,0 +1,95 @@
+"""From a stack's settings to the workload builders' input, and the placeholders ``make render``
+writes where the deployed objects carry runtime values and secrets."""
+
+from __future__ import annotations
+
+from components.subnets import plan_subnets
+from k8s.spec import QueueSpec, Resources, Runtime, SecretValues, WorkloadSpec
+from stacks.settings import Settings
+
+RENDER_SECRET = "SET-AT-DEPLOY-TIME"
+
+
+def _subnet_cidrs(settings: Settings, tier: str) -> tuple[str, ...]:
+    net = settings.network
+    prefixes = {
+        "public": net.public_prefix,
+        "private": net.private_prefix,
+        "isolated": net.isolated_prefix,
+    }
+    return tuple(p.cidr for p in plan_subnets(net.cidr, net.az_count, prefixes) if p.tier == tier)
+
+
+def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
+    """The builders' input for one stack."""
+    work = settings.workloads
+    return WorkloadSpec(
+        stack=stack,
+        namespace=work.namespace,
+        allowed_hosts=(settings.edge.domain,),
+        web_min_replicas=work.web_min_replicas,
+        web_max_replicas=work.web_max_replicas,
+        web_concurrency=work.web_concurrency,
+        web_resources=Resources(
+            work.web_cpu_request, work.web_cpu_limit,
+            work.web_memory_request, work.web_memory_limit,
+        ),
+        hpa_cpu_percent=work.web_hpa_cpu_percent,
+        hpa_memory_percent=work.web_hpa_memory_percent,
+        scale_down_stabilization_seconds=work.web_scale_down_stabilization_seconds,
+        pre_stop_sleep_seconds=work.web_pre_stop_sleep_seconds,
+        pgbouncer_pool_size=work.pgbouncer_pool_size,
+        pgbouncer_max_client_conn=work.pgbouncer_max_client_conn,
+        pgbouncer_image=work.pgbouncer_image,
+        queues=tuple(
+            QueueSpec(
+                name=name,
+                concurrency=queue.concurrency,
+                min_replicas=queue.min_replicas,
+                max_replicas=queue.max_replicas,
+                list_length=queue.list_length,
+                activation_list_length=queue.activation_list_length,
+                hard_time_limit_seconds=queue.hard_time_limit_seconds,
+                resources=Resources(
+                    queue.cpu_request, queue.cpu_limit, queue.memory_request, queue.memory_limit
+                ),
+            )
+            for name, queue in work.queues.items()
+        ),
+        replica_count=settings.database.replicas,
+        lb_cidrs=_subnet_cidrs(settings, "public"),
+        data_cidrs=_subnet_cidrs(settings, "isolated"),
+        log_level=work.log_level,
+        upstreams={
+            "UPSTREAM_SANCTIONS_URL": work.upstream_sanctions_url,
+            "UPSTREAM_FRAUD_URL": work.upstream_fraud_url,
+            "UPSTREAM_ADDRESS_URL": work.upstream_address_url,
+        },
+    )
+
+
+def render_runtime(settings: Settings, stack: str, region: str) -> Runtime:
+    """Placeholder runtime values for rendering: reserved ``.invalid`` names, a zero account."""
+    return Runtime(
+        image=f"registry.invalid/quintet-{stack}:{settings.image.tag}",
+        database_host="primary.database.invalid",
+        database_replica_hosts=tuple(
+            f"replica-{i}.database.invalid" for i in range(settings.database.replicas)
+        ),
+        cache_host="cache.redis.invalid",
+        broker_host="broker.redis.invalid",
+        target_group_arn=(
+            f"arn:aws:elasticloadbalancing:{region}:000000000000:"
+            f"targetgroup/quintet-{stack}-web/0000000000000000"
+        ),
+    )
+
+
+def render_secrets() -> SecretValues:
+    """Placeholders for every secret: rendered YAML never holds a real one."""
+    return SecretValues(
+        database_password=RENDER_SECRET,
+        cache_auth_token=RENDER_SECRET,
+        broker_auth_token=RENDER_SECRET,
+        django_secret_key=RENDER_SECRET,
+    )

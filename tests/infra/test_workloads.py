@@ -1,0 +1,130 @@
+"""The workloads component under mocks: every builder object becomes a resource on the cluster's
+provider, secrets stay secret, and the Deployments wait for the migrations Job."""
+
+from __future__ import annotations
+
+import functools
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+import pytest
+
+from components.workloads import Workloads, WorkloadsArgs
+from k8s.build import build_objects
+from stacks.mocks import ProgramRun, mask_secrets, run_program
+from stacks.settings import load_settings
+from stacks.stack_files import read_stack_config
+from stacks.workloads import render_runtime, render_secrets, workload_spec
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+SECRET = "kubernetes:core/v1:Secret"
+PASSWORD = "db-password-never-plain"
+
+
+@functools.cache
+def workloads_run(stack: str) -> ProgramRun:
+    """The component alone, on a mocked provider, with the stack's settings."""
+    config = read_stack_config(stack)
+    settings = load_settings(config.values, config.secret_keys)
+    spec = workload_spec(settings, stack)
+
+    def program() -> None:
+        provider = kubernetes.Provider("k8s", kubeconfig="{}")
+        Workloads(
+            "workloads",
+            WorkloadsArgs(
+                spec=spec,
+                provider=provider,
+                image="123456789012.dkr.ecr.eu-west-2.amazonaws.com/quintet:abc123",
+                database_host="primary.db",
+                database_replica_hosts=[f"replica-{i}.db" for i in range(spec.replica_count)],
+                cache_host="cache.redis",
+                broker_host="broker.redis",
+                target_group_arn="arn:aws:elasticloadbalancing:eu-west-2:1:targetgroup/web/1",
+                database_password=pulumi.Output.secret(PASSWORD),
+                cache_auth_token=pulumi.Output.secret("cache-token"),
+                broker_auth_token=pulumi.Output.secret("broker-token"),
+                django_secret_key=pulumi.Output.secret("k" * 60),
+            ),
+        )
+
+    return run_program(program, stack=stack, config=config.values,
+                       secret_keys=config.secret_keys)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_builder_object_is_a_resource_on_the_provider(stack: str) -> None:
+    run = workloads_run(stack)
+    config = read_stack_config(stack)
+    settings = load_settings(config.values, config.secret_keys)
+    expected = build_objects(workload_spec(settings, stack), render_runtime(settings, stack, "x"),
+                             render_secrets())
+    provider = run.named("k8s")
+    kube = [r for r in run.resources if r.type.startswith("kubernetes:") and r.custom
+            and not r.type.startswith("pulumi:providers")]
+    assert len(kube) == len(expected)
+    assert sorted(r.type.split(":")[-1] for r in kube) == sorted(o["kind"] for o in expected)
+    component = run.named("workloads")
+    for r in kube:
+        assert r.provider == provider.urn, r.urn
+        assert r.parent == component.urn, r.urn
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
+    run = workloads_run(stack)
+    (job,) = run.of_type(JOB)
+    deployments = run.of_type(DEPLOYMENT)
+    assert len(deployments) == 5  # web, three queues, beat
+    for deployment in deployments:
+        assert job.urn in deployment.dependencies, deployment.urn
+    assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+
+
+def test_job_depends_on_its_config_and_secrets() -> None:
+    run = workloads_run("dev")
+    (job,) = run.of_type(JOB)
+    needed = [r.urn for r in run.of_type(SECRET)] + [
+        r.urn for r in run.of_type("kubernetes:core/v1:ConfigMap")
+    ]
+    assert needed and set(needed) <= set(job.dependencies)
+
+
+def test_bodies_reach_the_engine_with_runtime_values_and_camel_case_keys() -> None:
+    run = workloads_run("prod")
+    web = run.named("workloads-deployment-web")
+    template = web.inputs["spec"]["template"]["spec"]
+    app = template["containers"][0]
+    assert app["image"] == "123456789012.dkr.ecr.eu-west-2.amazonaws.com/quintet:abc123"
+    assert template["initContainers"][0]["restartPolicy"] == "Always"
+    assert "replicas" not in web.inputs["spec"]
+    binding = run.named("workloads-targetgroupbinding-web")
+    assert binding.type == "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
+    assert binding.inputs["spec"]["targetGroupARN"].endswith("targetgroup/web/1")
+    ini = run.named("workloads-configmap-pgbouncer-web").inputs["data"]["pgbouncer.ini"]
+    assert "app_replica_1 = host=replica-1.db" in ini
+
+
+def test_secrets_are_secret_and_nothing_else_is() -> None:
+    run = workloads_run("prod")
+    secrets = run.of_type(SECRET)
+    assert len(secrets) == 3
+    for secret in secrets:
+        assert mask_secrets(secret.inputs)["stringData"] == "[secret]", secret.urn
+    for r in run.resources:
+        if r.type != SECRET:
+            assert PASSWORD not in repr(r.inputs), r.urn
+            assert "[secret]" not in repr(mask_secrets(r.inputs)), r.urn
+
+
+def test_wrong_replica_host_count_is_refused() -> None:
+    config = read_stack_config("prod")
+    spec = workload_spec(load_settings(config.values, config.secret_keys), "prod")
+
+    def program() -> None:
+        Workloads("w", WorkloadsArgs(spec, kubernetes.Provider("k8s"), "img", "db", ["only-one"],
+                                     "c", "b", "arn", "p", "t", "t", "k"))
+
+    with pytest.raises(Exception, match="1 replica hosts for 2 replicas"):
+        run_program(program, stack="prod", config=config.values, secret_keys=[])
