@@ -97,6 +97,7 @@ def up(topology: Topology, *, detach: bool) -> int:
                             + "\nstop those processes or pick other ports with "
                               "QUINTET_BASE_PORT=<port> (uses <port> to <port>+34)")
     _check_saved_ports(topology)
+    topology.state_dir.chmod(0o755)  # the postgres user must traverse it to its clusters
     started = time.monotonic()
     try:
         _prepare_data(topology)

@@ -1,0 +1,221 @@
+"""The local topology end to end, through nginx (edge :base, ALB :base+1), in file order.
+
+The last test stops the topology with the CLI and checks that nothing of it is left.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.preflight import port_free
+from local.supervise import Supervisor, pid_alive
+from local.topology import CONTRACT, PROCESS_BASE
+from tests.e2e.conftest import RunningTopology
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+TIMEOUT = httpx.Timeout(10.0)
+SET_BY_THE_ENTRYPOINT = {"DJANGO_SETTINGS_MODULE", "PWD", "OLDPWD", "SHLVL", "_"}
+"""The image's own export and bash's bookkeeping, not variables the runner passes."""
+
+
+def _get(url: str, **kwargs: object) -> httpx.Response:
+    return httpx.get(url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
+
+
+def _post(url: str, **kwargs: object) -> httpx.Response:
+    return httpx.post(url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
+
+
+def _cookie(response: httpx.Response, name: str) -> str:
+    for header in response.headers.get_list("set-cookie"):
+        key, _, rest = header.partition("=")
+        if key.strip() == name:
+            return rest.split(";", 1)[0]
+    raise AssertionError(f"no {name} cookie in {response.headers.get_list('set-cookie')}")
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_every_process_is_up_and_healthy(running: RunningTopology) -> None:
+    status = running.status()
+    unhealthy = [p["name"] for p in status["processes"] if not p["healthy"]]
+    assert status["running"] and not unhealthy, f"unhealthy: {unhealthy}"
+    names = {p["name"] for p in status["processes"]}
+    assert {"primary", "replica", "pgbouncer", "cache", "broker", "nginx", "beat", "stub",
+            "worker-default", "worker-priority", "worker-low", "web-1", "web-2"} <= names
+
+
+def test_second_up_says_it_is_running_and_where(running: RunningTopology) -> None:
+    result = running.cli("up", "--detach", timeout=60)
+    assert result.returncode == 1
+    assert "already running" in result.stderr
+    assert str(running.topology.state_dir) in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("name", ["web-1", "worker-priority", "beat"])
+def test_app_processes_get_exactly_the_contract(running: RunningTopology, name: str) -> None:
+    contract = json.loads(CONTRACT.read_text())
+    env = _environ(running.pid(name))
+    names = {v["name"] for v in contract}
+    required = {v["name"] for v in contract if v["required"]}
+    assert required <= set(env), f"{name} lacks {sorted(required - set(env))}"
+    outside = set(env) - names - set(PROCESS_BASE) - SET_BY_THE_ENTRYPOINT
+    assert not outside, f"{name} gets variables outside the contract: {sorted(outside)}"
+
+
+def test_anonymous_page_is_a_miss_then_an_edge_hit(running: RunningTopology) -> None:
+    url = f"{running.topology.url}/sections/e2e-{uuid.uuid4().hex[:8]}/"
+    first, second = _get(url), _get(url)
+    assert first.status_code == second.status_code == 200
+    assert "public" in first.headers["cache-control"]
+    assert first.headers["x-cache-status"] == "MISS"
+    assert second.headers["x-cache-status"] == "HIT"
+    personal = _get(url, headers={"Cookie": "sessionid=abc"})
+    assert personal.headers["x-cache-status"] == "BYPASS"
+
+
+def test_static_files_are_served_by_the_edge(running: RunningTopology) -> None:
+    manifest = json.loads((Path(__file__).resolve().parents[2] / "app_image" / "staticfiles"
+                           / "staticfiles.json").read_text())
+    hashed = next(iter(manifest["paths"].values()))
+    response = _get(f"{running.topology.url}/static/{hashed}")
+    assert response.status_code == 200
+    assert response.headers["x-cache-status"] == "STATIC"
+    assert "immutable" in response.headers["cache-control"]
+
+
+def test_article_edit_invalidates_the_app_cache_and_the_page_shows_it(
+    running: RunningTopology,
+) -> None:
+    section = f"e2e-{uuid.uuid4().hex[:8]}"
+    page = f"{running.topology.url}/sections/{section}/"
+    title = f"Edited {uuid.uuid4().hex[:8]}"
+    before = _get(page)  # builds and caches the (empty) feed in the app cache, and at the edge
+    assert before.headers["x-cache-status"] == "MISS" and title not in before.text
+
+    created = _post(f"{running.topology.url}/api/articles/",
+                    json={"section": section, "title": title, "body": "e2e"})
+    assert created.status_code == 201, created.text
+    pin = _cookie(created, "q_rw")
+
+    # The editor (read-your-writes cookie) skips the edge; the app cache was dropped on commit.
+    editor = _get(page, headers={"Cookie": f"q_rw={pin}"})
+    assert editor.headers["x-cache-status"] == "BYPASS"
+    assert title in editor.text
+    # Anyone asking the origin afresh sees it too (a new edge key, the same app cache key).
+    fresh = _get(f"{page}?after-edit=1")
+    assert fresh.headers["x-cache-status"] == "MISS" and title in fresh.text
+    # The old edge copy lives out its max-age: the edge honours the app's Cache-Control.
+    edge = _get(page)
+    assert edge.headers["x-cache-status"] == "HIT"
+    assert "max-age=" in edge.headers["cache-control"]
+
+
+def test_checkout_fanout_answers_within_budget_with_one_upstream_down(
+    running: RunningTopology,
+) -> None:
+    stub = f"http://127.0.0.1:{running.topology.stub_port}/_control"
+    _post(f"{stub}?delay_ms=200&fail=fraud").raise_for_status()
+    try:
+        started = time.perf_counter()
+        response = _post(f"{running.topology.url}/api/checkout/prepare/",
+                         json={"email": "e2e@example.com", "amount_cents": 1200})
+        elapsed = time.perf_counter() - started
+    finally:
+        _post(f"{stub}?delay_ms={running.topology.upstream_delay_ms}&fail=").raise_for_status()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["partial"] is True
+    assert body["checks"]["fraud"]["ok"] is False
+    assert body["checks"]["sanctions"]["ok"] and body["checks"]["address"]["ok"]
+    assert elapsed < 1.0, f"fan-out took {elapsed:.2f}s (three 200 ms calls, concurrently)"
+    assert response.headers.get("x-cache-status") is None  # a POST never touches the cache
+
+
+def test_same_idempotency_key_twice_makes_one_order(running: RunningTopology) -> None:
+    key = f"e2e-{uuid.uuid4()}"
+    url = f"{running.topology.url}/api/checkout/orders/"
+    order = {"email": "buyer@example.com", "amount_cents": 4200}
+    first = _post(url, json=order, headers={"Idempotency-Key": key})
+    second = _post(url, json=order, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers.get("idempotent-replayed") == "true"
+    rows = running.topology.dataservices().psql(
+        "primary", f"SELECT count(*) FROM checkout_order WHERE idempotency_key = '{key}'")
+    assert rows == "1"
+
+
+def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopology) -> None:
+    name = f"e2e{uuid.uuid4().hex[:10]}"
+    response = _post(f"{running.topology.url}/api/accounts/signup/",
+                     json={"username": name, "email": f"{name}@example.com",
+                           "password": "a-long-e2e-password-1"})
+    assert response.status_code == 201, response.text
+    user_id = response.json()["id"]
+    services = running.topology.dataservices()
+    query = ("SELECT status FROM notifications_emaildelivery "
+             f"WHERE dedupe_key = 'welcome:{user_id}'")
+    deadline, status = time.monotonic() + 30, ""
+    while time.monotonic() < deadline and status != "sent":
+        status = services.psql("primary", query)
+        time.sleep(0.2)
+    assert status == "sent", f"welcome email not sent within 30s (status {status!r})"
+    logs = running.topology.log_dir
+    assert "email_send" in (logs / "worker-priority.log").read_text()
+    for other in ("worker-default", "worker-low"):
+        assert "email_send" not in (logs / f"{other}.log").read_text(), other
+
+
+def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:
+    url = f"{running.topology.url}/healthz"
+    assert _get(url).status_code == 200
+    supervisor = Supervisor(running.topology)
+    supervisor.stop_process("replica")
+    try:
+        down = _get(url)
+        assert down.status_code == 503
+        assert any(name.startswith("replica") for name in down.json()["failed"]), down.text
+        assert down.headers.get("x-cache-status") in (None, "BYPASS", "MISS", "EXPIRED")
+    finally:
+        supervisor.start_process("replica")
+    deadline = time.monotonic() + 20
+    while _get(url).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _get(url).status_code == 200
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes() and pid_alive(int(proc.name)):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_down_leaves_no_process_behind(running: RunningTopology) -> None:
+    status = running.status()
+    pids = [p["pid"] for p in status["processes"] if p["pid"]] + [status["supervisord_pid"]]
+    result = running.cli("down", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    busy = [port for port in running.topology.ports() if not port_free(port)]
+    assert busy == [], f"ports still listening after down: {busy}"
+    assert _processes_mentioning(str(running.topology.state_dir)) == []
+    # State survives: the clusters are still on disk for the next `make up`.
+    assert (running.topology.data_dir / "primary" / "PG_VERSION").exists()
+    assert running.cli("status", timeout=30).returncode == 1
