@@ -180,6 +180,7 @@ class DataServices:
         """Stop one service by its pid file (SIGINT = Postgres fast shutdown); idempotent."""
         pid = self._running_pid(name)
         if pid is not None:
+            os.kill(pid, signal.SIGCONT)  # a frozen process cannot act on the stop signal
             os.kill(pid, signal.SIGINT if name in ("primary", "replica") else signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while _alive(pid) and time.monotonic() < deadline:
@@ -189,6 +190,19 @@ class DataServices:
                 while _alive(pid):
                     time.sleep(0.02)
         self._pidfile(name).unlink(missing_ok=True)
+
+    def freeze_service(self, name: str) -> None:
+        """SIGSTOP one service: it keeps its port but answers nothing (a hung server)."""
+        pid = self._running_pid(name)
+        if pid is None:
+            raise DataServiceError(f"{name} is not running")
+        os.kill(pid, signal.SIGSTOP)
+
+    def thaw_service(self, name: str) -> None:
+        """SIGCONT a frozen service."""
+        pid = self._running_pid(name)
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
 
     def pause_replay(self) -> None:
         """Pause WAL replay on the replica (simulates replica lag)."""
