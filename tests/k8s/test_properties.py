@@ -1,0 +1,223 @@
+"""Properties of every stack's objects: resources, probes and hardening on every container;
+placement on the right pools; who owns replica counts; drains; the connection budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from k8s.pgbouncer import pool_size_of
+from k8s.quantities import parse_cpu, parse_memory
+from k8s.web import DRAIN_SECONDS
+from stacks.connections import connection_budget_for
+from tests.k8s.conftest import SHIPPED_STACKS, named, of_kind, pod_spec
+
+WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
+# Containers without probes, and why: beat has no health check in the app (its schedule is in
+# the database; the kubelet restarts it when the process exits); the migrations Job runs to
+# completion and is watched by the Job controller and Pulumi's await, not by probes.
+NO_PROBES = {("Deployment", "beat", "beat"), ("Job", "migrate", "migrate")}
+
+
+def workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deployments and Jobs."""
+    return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+
+
+def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init (sidecar) and main containers of a workload."""
+    spec = pod_spec(obj)
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def tolerates_worker_taint(pod: dict[str, Any]) -> bool:
+    """True when the pod tolerates quintet.io/pool=workers:NoSchedule."""
+    key, value, effect = WORKER_TAINT
+    return any(
+        t.get("key") == key and t.get("effect") in (effect, None)
+        and (t.get("operator") == "Exists" or t.get("value") == value)
+        for t in pod.get("tolerations", [])
+    )
+
+
+def disruptions_allowed(pdb_spec: dict[str, Any], replicas: int) -> int:
+    """Pods a PDB lets an eviction take when ``replicas`` pods are healthy."""
+    if "maxUnavailable" in pdb_spec:
+        return min(int(pdb_spec["maxUnavailable"]), replicas)
+    return replicas - int(pdb_spec["minAvailable"])
+
+
+def scaler_targets(objects: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Deployment name -> (min, max) replicas, for every HPA and ScaledObject."""
+    found = {}
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
+        spec = hpa["spec"]
+        found[spec["scaleTargetRef"]["name"]] = (spec["minReplicas"], spec["maxReplicas"])
+    for scaled in of_kind(objects, "ScaledObject"):
+        spec = scaled["spec"]
+        found[spec["scaleTargetRef"]["name"]] = (spec["minReplicaCount"], spec["maxReplicaCount"])
+    return found
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_container_has_resources_and_hardening(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    for obj in workloads(objects):
+        pod = pod_spec(obj)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in containers(obj):
+            where = f"{obj['kind']}/{obj['metadata']['name']}/{c['name']}"
+            res = c["resources"]
+            for kind, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+                assert parse(res["requests"][kind]) <= parse(res["limits"][kind]), where
+            ctx = c["securityContext"]
+            assert ctx["runAsNonRoot"] is True, where
+            assert ctx["readOnlyRootFilesystem"] is True, where
+            assert ctx["allowPrivilegeEscalation"] is False, where
+            assert ctx["capabilities"] == {"drop": ["ALL"]}, where
+            assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, where
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_long_running_container_has_probes(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    for obj in workloads(objects):
+        for c in containers(obj):
+            if (obj["kind"], obj["metadata"]["name"], c["name"]) in NO_PROBES:
+                continue
+            where = f"{obj['kind']}/{obj['metadata']['name']}/{c['name']}"
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert probe in c, f"{where} has no {probe}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_web_probes_use_the_app_paths(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    app = pod_spec(named(objects, "Deployment", "web"))["containers"][0]
+    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert app["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert app["startupProbe"]["httpGet"]["path"] == "/livez"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_workers_run_on_the_worker_pool_and_web_never_does(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    web = pod_spec(named(objects, "Deployment", "web"))
+    assert web["nodeSelector"] == {"quintet.io/pool": "web"}
+    assert not tolerates_worker_taint(web)
+    celery = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "web"]
+    assert {d["metadata"]["name"] for d in celery} == {
+        "worker-default", "worker-priority", "worker-low", "beat"
+    }
+    for deployment in celery:
+        pod = pod_spec(deployment)
+        assert tolerates_worker_taint(pod), deployment["metadata"]["name"]
+        assert pod["nodeSelector"] == {"quintet.io/pool": "workers"}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_no_replicas_where_a_scaler_owns_the_count(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    targets = scaler_targets(objects)
+    assert set(targets) == {"web", "worker-default", "worker-priority", "worker-low"}
+    for deployment in of_kind(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
+        if name in targets:
+            assert "replicas" not in deployment["spec"], name
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_beat_is_one_replica_recreated_and_never_scaled(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    beat = named(objects, "Deployment", "beat")
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"] == {"type": "Recreate"}
+    assert "beat" not in scaler_targets(objects)
+    assert pod_spec(beat)["containers"][0]["args"] == ["beat"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pdb_allows_a_drain_at_the_minimum(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    targets = scaler_targets(objects)
+    pdbs = of_kind(objects, "PodDisruptionBudget")
+    assert pdbs
+    for pdb in pdbs:
+        selected = pdb["spec"]["selector"]["matchLabels"]
+        (deployment,) = [
+            d for d in of_kind(objects, "Deployment")
+            if selected.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        minimum = targets[deployment["metadata"]["name"]][0]
+        assert disruptions_allowed(pdb["spec"], minimum) >= 1, pdb["metadata"]["name"]
+
+
+def test_the_drain_check_would_catch_a_blocking_pdb() -> None:
+    assert disruptions_allowed({"minAvailable": 3}, 3) == 0
+    assert disruptions_allowed({"maxUnavailable": 1}, 1) == 1
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_termination_grace_covers_the_shutdown(stack, stack_objects) -> None:
+    settings, objects = stack_objects(stack)
+    web = pod_spec(named(objects, "Deployment", "web"))
+    sleep = web["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert sleep == settings.workloads.web_pre_stop_sleep_seconds
+    assert web["terminationGracePeriodSeconds"] > sleep + DRAIN_SECONDS
+    for queue, spec in settings.workloads.queues.items():
+        pod = pod_spec(named(objects, "Deployment", f"worker-{queue}"))
+        assert pod["terminationGracePeriodSeconds"] >= spec.hard_time_limit_seconds
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    for obj in workloads(objects):
+        sidecars = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
+        assert len(sidecars) == 1 and sidecars[0]["restartPolicy"] == "Always"
+        group = obj["metadata"]["name"]
+        ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
+        lines = {line.replace(" ", "") for line in ini.splitlines()}
+        for expected in ("pool_mode=transaction", "listen_addr=127.0.0.1", "listen_port=6432",
+                         "server_tls_sslmode=require",
+                         "ignore_startup_parameters=extra_float_digits"):
+            assert expected in lines, f"{group}: {expected}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_pgbouncer_pools_at_maximum_scale_fit_max_connections(stack, stack_objects) -> None:
+    """Server connections each database instance can receive, counted from the rendered objects
+    (pool size from each pgbouncer.ini times the pods at their maximum), fit the budget the data
+    tier sets ``max_connections`` from, leaving Postgres's superuser reserve free."""
+    settings, objects = stack_objects(stack)
+    maxima = {name: high for name, (_, high) in scaler_targets(objects).items()}
+    total = 0
+    for obj in workloads(objects):
+        name = obj["metadata"]["name"]
+        pods = maxima.get(name, obj["spec"].get("replicas", obj["spec"].get("parallelism", 1)))
+        ini = named(objects, "ConfigMap", f"pgbouncer-{name}")["data"]["pgbouncer.ini"]
+        total += pods * pool_size_of(ini)
+    budget = connection_budget_for(settings)
+    assert total <= budget.max_connections - budget.superuser_reserved, (
+        f"{stack}: {total} pooled connections vs max_connections {budget.max_connections}"
+    )
+    assert total == budget.app, "the rendered pools and the budget formula disagree"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, stack_objects):
+    settings, objects = stack_objects(stack)
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    ingress = policies["web-ingress"]["ingress"]
+    sources = {peer["ipBlock"]["cidr"] for rule in ingress for peer in rule["from"]}
+    assert len(sources) == settings.network.az_count
+    assert all(cidr.startswith(settings.network.cidr.rsplit(".", 2)[0]) for cidr in sources)
+    admitting = [p for p in policies.values() if "ingress" in p]
+    assert admitting == [policies["web-ingress"]]  # workers, beat and the Job admit nothing
+    egress_ports = {
+        port["port"] for rule in policies["app-egress"]["egress"] for port in rule["ports"]
+    }
+    assert egress_ports == {53, 5432, 6379, 443}
