@@ -118,7 +118,63 @@ COMPUTED: dict[str, ComputedFn] = {
         "registryId": ACCOUNT_ID,
     },
     "aws:ec2/vpc:Vpc": lambda a, region: {"defaultSecurityGroupId": f"{a.name}-default-sg"},
+    "aws:rds/instance:Instance": lambda a, region: _rds_instance(a, region),
+    # Auto-named resources: the provider picks the name; the program passes it on.
+    "aws:rds/parameterGroup:ParameterGroup": lambda a, region: _auto_name(a),
+    "aws:rds/subnetGroup:SubnetGroup": lambda a, region: _auto_name(a),
+    "aws:elasticache/parameterGroup:ParameterGroup": lambda a, region: _auto_name(a),
+    "aws:elasticache/subnetGroup:SubnetGroup": lambda a, region: _auto_name(a),
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda a, region: _replication_group(
+        a, region
+    ),
+    # A deterministic stand-in for the generated value (the real one is random and secret).
+    "random:index/randomPassword:RandomPassword": lambda a, region: {
+        "result": f"mock-{a.name}-" + "x" * max(0, int(a.inputs.get("length", 16)) - 10),
+    },
 }
+
+
+def _auto_name(a: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+    """The name Pulumi's auto-naming would give (logical name plus a suffix), unless set."""
+    return {"name": a.inputs.get("name") or f"{a.name}-0000000"}
+
+
+def _replication_group(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[str, Any]:
+    """What ElastiCache computes for a cluster-mode-disabled group: endpoints and node ids."""
+    group_id = a.inputs.get("replicationGroupId") or a.name
+    return {
+        "primaryEndpointAddress": f"master.{group_id}.mock.{region}.cache.amazonaws.com",
+        "readerEndpointAddress": f"replica.{group_id}.mock.{region}.cache.amazonaws.com",
+        "port": a.inputs.get("port", 6379),
+        "memberClusters": [
+            f"{group_id}-{n:03d}" for n in range(1, int(a.inputs.get("numCacheClusters", 1)) + 1)
+        ],
+    }
+
+
+def _rds_instance(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[str, Any]:
+    """What RDS computes for an instance: identifier, endpoint, and the managed master secret."""
+    identifier = a.inputs.get("identifier") or a.name
+    address = f"{identifier}.mock.{region}.rds.amazonaws.com"
+    port = a.inputs.get("port", 5432)
+    state: dict[str, Any] = {
+        "identifier": identifier,
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "resourceId": f"db-{identifier.upper()}",
+    }
+    if a.inputs.get("manageMasterUserPassword"):
+        state["masterUserSecrets"] = [
+            {
+                "secretArn": (
+                    f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{identifier}-mock"
+                ),
+                "kmsKeyId": a.inputs.get("masterUserSecretKmsKeyId", ""),
+                "secretStatus": "active",
+            }
+        ]
+    return state
 
 # Availability zones the mock reports per region (as AWS does today); others get 3.
 ZONES_PER_REGION = {"us-east-1": 6, "us-west-2": 4, "eu-west-1": 3, "eu-west-2": 3}

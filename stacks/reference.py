@@ -7,6 +7,7 @@ import pulumi_aws as aws
 
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from stacks.data_tier import build_data_tier, export_data_tier
 from stacks.settings import Settings
 
 
@@ -49,6 +50,7 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
         RegistryArgs(repository_name=prefix, keep_images=settings.image.keep_images),
         opts=with_aws,
     )
+    data = build_data_tier(settings, network, prefix=prefix, opts=with_aws)
 
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("availability_zones", network.availability_zones)
@@ -57,3 +59,4 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
     pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
     pulumi.export("ecr_repository_url", registry.repository_url)
     pulumi.export("image_tag", settings.image.tag)
+    export_data_tier(data)

@@ -17,6 +17,7 @@ from typing import Any
 
 from components.subnets import CidrTooSmall, plan_subnets
 from k8s.quantities import BadQuantity, parse_cpu, parse_memory
+from stacks.data_rules import data_tier_problems
 from stacks.errors import ConfigError
 from stacks.settings.fields import CONFIG_NAMESPACE
 from stacks.settings.model import TIERS, Settings, WorkloadSettings
@@ -25,6 +26,7 @@ from stacks.settings.schema import Leaf, leaves, leaves_by_key
 
 SECRET_WORDS = ("token", "password", "secret", "apikey", "privatekey")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$", re.IGNORECASE)
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -68,12 +70,18 @@ def check_constraints(leaf: Leaf, value: Any) -> None:
     spec = leaf.spec
     if spec.choices is not None and value not in spec.choices:
         raise _Invalid(f"allowed: {', '.join(spec.choices)}")
-    if spec.minimum is not None and value < spec.minimum:
+    size = len(value) if leaf.type is list else value  # a list's bounds count its items
+    if spec.minimum is not None and size < spec.minimum:
         bound = f"at most {spec.maximum:g}" if spec.maximum is not None else "no upper bound"
         raise _Invalid(f"must be at least {spec.minimum:g} ({bound})")
-    if spec.maximum is not None and value > spec.maximum:
+    if spec.maximum is not None and size > spec.maximum:
         raise _Invalid(f"must be at most {spec.maximum:g}")
-    if leaf.type is list and spec.minimum is None and not value:
+    if spec.kind == "email-list":
+        for item in value:
+            if not _EMAIL.match(item):
+                raise _Invalid(f"{item!r} is not an email address such as ops@example.com")
+    # A list whose own default is empty (e.g. optional subscribers) may be set empty.
+    if leaf.type is list and spec.minimum is None and not value and leaf.default:
         raise _Invalid("must list at least one value")
     if spec.kind == "cidr":
         try:
@@ -223,6 +231,7 @@ def cross_field_problems(settings: Settings) -> list[str]:
                 f"between {_key(name + 'PoolMin')} ({pool.min_size}) and "
                 f"{_key(name + 'PoolMax')} ({pool.max_size})"
             )
+    problems += data_tier_problems(settings)
     work = settings.workloads
     if work.web_min_replicas > work.web_max_replicas:
         problems.append(

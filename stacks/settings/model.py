@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from components.data_catalog import CACHE_ENGINES, CACHE_POLICIES
 from stacks.settings.fields import setting
 
 TIERS = ("dev", "staging", "prod")
@@ -84,14 +85,58 @@ class ClusterSettings:
 class DatabaseSettings:
     """The RDS Postgres primary and its read replicas."""
 
-    instance_class: str = setting("db.t4g.medium", "dbInstanceClass", "RDS instance class.")
+    instance_class: str = setting(
+        "db.t4g.medium", "dbInstanceClass", "RDS instance class (primary and replicas)."
+    )
+    engine_version: str = setting(
+        "17", "dbEngineVersion",
+        "Postgres version: a major (minor upgrades automatic) or major.minor; 14 to 17.",
+    )
     replicas: int = setting(0, "dbReplicas", "Read replicas.", minimum=0, maximum=5)
     multi_az: bool = setting(False, "dbMultiAz", "Multi-AZ standby for the primary.")
     deletion_protection: bool = setting(
-        False, "dbDeletionProtection", "Refuse deletion of the primary; keep a final snapshot."
+        False, "dbDeletionProtection", "Refuse deletion of the primary and the replicas."
+    )
+    final_snapshot: bool = setting(
+        False, "dbFinalSnapshot", "Take a final snapshot (and keep backups) when deleted."
     )
     backup_retention_days: int = setting(
-        1, "dbBackupRetentionDays", "Automated backup retention in days.", minimum=0, maximum=35
+        1, "dbBackupRetentionDays", "Automated backup retention in days (prod: 7 or more).",
+        minimum=0, maximum=35,
+    )
+    allocated_storage_gib: int = setting(
+        20, "dbAllocatedStorageGib", "Initial gp3 storage in GiB (Postgres on gp3: 20 to 65536).",
+        minimum=1, maximum=65536,
+    )
+    max_allocated_storage_gib: int = setting(
+        100, "dbMaxAllocatedStorageGib",
+        "Storage autoscaling ceiling in GiB (equal to the allocation: no autoscaling).",
+        minimum=1, maximum=65536,
+    )
+    name: str = setting("app", "dbName", "Database created on the primary.")
+    master_username: str = setting(
+        "quintet_admin", "dbMasterUsername",
+        "Master user; AWS generates its password and keeps it in Secrets Manager.",
+    )
+    statement_timeout_ms: int = setting(
+        30000, "dbStatementTimeoutMs",
+        "Server default statement_timeout; the app role's own (set by its migration) wins.",
+        minimum=0, maximum=3600000,
+    )
+    log_min_duration_ms: int = setting(
+        500, "dbLogMinDurationMs", "Log statements slower than this (-1: off).",
+        minimum=-1, maximum=3600000,
+    )
+    connection_headroom: int = setting(
+        20, "dbConnectionHeadroom",
+        "max_connections beyond the app's: operators, monitoring, rollout surge.",
+        minimum=0, maximum=5000,
+    )
+    maintenance_window: str = setting(
+        "sun:03:00-sun:04:00", "dbMaintenanceWindow", "Weekly maintenance window (UTC)."
+    )
+    backup_window: str = setting(
+        "01:00-02:00", "dbBackupWindow", "Daily backup window (UTC), outside the maintenance one."
     )
 
 
@@ -99,9 +144,77 @@ class DatabaseSettings:
 class CacheSettings:
     """The ElastiCache Redis groups: cache (LRU) and broker (noeviction)."""
 
+    engine: str = setting(
+        "redis", "cacheEngine", "ElastiCache engine of both groups.", choices=CACHE_ENGINES
+    )
+    engine_version: str = setting(
+        "7.1", "cacheEngineVersion", "Engine version of both groups (redis 6/7, valkey 7/8)."
+    )
     node_type: str = setting("cache.t4g.small", "cacheNodeType", "Node type of the cache group.")
+    replicas: int = setting(
+        0, "cacheReplicas", "Replicas of the cache group (1+: failover and Multi-AZ).",
+        minimum=0, maximum=5,
+    )
+    maxmemory_policy: str = setting(
+        "allkeys-lru", "cacheMaxmemoryPolicy", "maxmemory-policy of the cache group.",
+        choices=CACHE_POLICIES,
+    )
     broker_node_type: str = setting(
         "cache.t4g.small", "brokerNodeType", "Node type of the broker group."
+    )
+    broker_replicas: int = setting(
+        0, "brokerReplicas", "Replicas of the broker group (1+: failover and Multi-AZ).",
+        minimum=0, maximum=5,
+    )
+    broker_maxmemory_policy: str = setting(
+        "noeviction", "brokerMaxmemoryPolicy",
+        "maxmemory-policy of the broker group: only noeviction is allowed.",
+    )
+    broker_snapshot_retention_days: int = setting(
+        0, "brokerSnapshotRetentionDays", "Daily broker snapshots kept (0: none).",
+        minimum=0, maximum=35,
+    )
+    share_one_group: bool = setting(
+        False, "cacheShareOneGroup",
+        "dev only: one group (volatile-lru, cache keys all with TTLs) serves cache and broker.",
+    )
+    maintenance_window: str = setting(
+        "sun:05:00-sun:06:00", "cacheMaintenanceWindow", "Weekly maintenance window (UTC)."
+    )
+    apply_immediately: bool = setting(
+        True, "dataApplyImmediately",
+        "Apply data-tier changes now, not in the maintenance window (reboots included).",
+    )
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """The data tier's alarms: who is notified and the thresholds."""
+
+    emails: list[str] = setting(
+        [], "alarmEmails", "Email addresses notified by the alarms topic.", minimum=0,
+        kind="email-list",
+    )
+    replica_lag_seconds: int = setting(
+        30, "alarmReplicaLagSeconds", "Replica lag that alarms.", minimum=1, maximum=3600
+    )
+    cpu_percent: int = setting(
+        80, "alarmCpuPercent", "Primary CPU that alarms.", minimum=1, maximum=100
+    )
+    free_storage_percent: int = setting(
+        10, "alarmFreeStoragePercent", "Free storage (share of the allocation) that alarms.",
+        minimum=1, maximum=99,
+    )
+    connections_percent: int = setting(
+        80, "alarmConnectionsPercent", "Connections (share of max_connections) that alarm.",
+        minimum=1, maximum=100,
+    )
+    cache_evictions_per_5min: int = setting(
+        1000, "alarmCacheEvictionsPer5Min", "Cache evictions per 5 minutes that alarm.",
+        minimum=1,
+    )
+    broker_memory_percent: int = setting(
+        80, "alarmBrokerMemoryPercent", "Broker memory use that alarms.", minimum=1, maximum=100
     )
 
 
@@ -255,6 +368,7 @@ class Settings:
     cluster: ClusterSettings = section(ClusterSettings)
     database: DatabaseSettings = section(DatabaseSettings)
     cache: CacheSettings = section(CacheSettings)
+    alarms: AlarmSettings = section(AlarmSettings)
     edge: EdgeSettings = section(EdgeSettings)
     workloads: WorkloadSettings = section(WorkloadSettings)
     image: ImageSettings = section(ImageSettings)
