@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-e2e up down status reset bench
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-k8s: venv ## Kubernetes objects of every stack: schemas, properties, the ap
 
 test-app: bootstrap ## the Django app on real Postgres+replica, PgBouncer and Redis (started by the tests)
 	@$(PY) -m pytest tests/app $(PYTEST_ARGS)
+
+test-celery: bootstrap ## Celery under faults: real broker, real `entrypoint.sh worker` processes (~3 min)
+	@$(PY) -m pytest tests/celery $(PYTEST_ARGS)
 
 test-e2e: bootstrap ## the local topology end to end (brings its own up on other ports, then down)
 	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ by pid (its process group at the end), also when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -76,10 +77,8 @@ class Worker:
         records = []
         for line in self.log_path.read_text(errors="replace").splitlines():
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(ValueError):
                     records.append(json.loads(line))
-                except ValueError:
-                    pass
         return records
 
     def log_text(self) -> str:
@@ -151,10 +150,8 @@ class Stack:
         """SIGTERM (warm shutdown) by pid, then SIGKILL the process group if it lingers."""
         if process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         with_group_killed(process)
 
     def purge(self) -> None:
@@ -165,10 +162,8 @@ class Stack:
 
 def with_group_killed(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL whatever is left of the process group we started (orphaned pool children)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     if process.poll() is None:
         process.wait(10)
 
@@ -232,7 +227,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append({"key": self.headers.get("Idempotency-Key"),

@@ -22,9 +22,8 @@ def _priority_length() -> int:
 
 def run(command: dict[str, Any]) -> dict[str, Any]:
     """Execute one command and return its JSON-able answer."""
-    from django.db import transaction
-
     from accounts.services import user_signup
+    from django.db import transaction
     from notifications import services, tasks
 
     action = command["action"]

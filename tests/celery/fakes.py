@@ -18,7 +18,6 @@ import time
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-
 from notifications.providers import LocalEmailProvider, ProviderError, ProviderRateLimited
 
 SLOW_SECONDS = 3.0

@@ -1,0 +1,223 @@
+"""Celery under faults, with real `entrypoint.sh worker` processes, the real broker Redis and
+Postgres through PgBouncer. Figures (redelivery time, queue age) are printed (`-s` shows them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.celery.conftest import APP_DIR, Receiver, Stack, wait_for
+
+pytestmark = pytest.mark.services
+FAKE_CALLS = "fake:calls:"
+
+
+def _email_status(stack: Stack, user_id: int) -> str | None:
+    rows = stack.sql("SELECT status FROM notifications_emaildelivery WHERE dedupe_key = %s",
+                     f"welcome:{user_id}")
+    return rows[0][0] if rows else None
+
+
+def _outbox(stack: Stack, user_id: int) -> int:
+    return stack.sql("SELECT count(*) FROM notifications_localoutboxmessage "
+                     "WHERE idempotency_key = %s", f"welcome:{user_id}")[0][0]
+
+
+def _calls(stack: Stack, email: str) -> list[tuple[int, float]]:
+    raw = stack.broker().lrange(FAKE_CALLS + email, 0, -1)
+    return [(int(pid), float(at)) for pid, at in (item.split() for item in raw)]
+
+
+def _signup(stack: Stack, name: str) -> tuple[int, str]:
+    email = f"{name}@example.com"
+    answer = stack.drive(action="signup", username=name, email=email)
+    return answer["user_id"], email
+
+
+def test_worker_main_process_killed_mid_task_is_redelivered_once(clean: Stack) -> None:
+    first = clean.start_worker("priority")
+    user_id, email = _signup(clean, "slow-kill-main")
+    wait_for(lambda: _calls(clean, email), 15, "the task to start")
+    os.kill(first.pid, signal.SIGKILL)
+    killed_at = time.time()
+    first.process.wait(10)
+    task_id = next(r["task_id"] for r in first.log_records() if r.get("event") == "task_started")
+    second = clean.start_worker("priority")
+
+    def redelivered() -> float | None:
+        for record in second.log_records():
+            if record.get("event") == "task_started" and record.get("task_id") == task_id:
+                return time.time()
+        return None
+
+    seen_at = wait_for(redelivered, 40, "the redelivery after the visibility timeout", 0.2)
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the email to be sent")
+    print(f"\nSIGKILL of the worker main process: redelivered after {seen_at - killed_at:.1f}s "
+          f"(visibility timeout 12s, sweep every 2s)")
+    assert _outbox(clean, user_id) == 1
+
+
+def test_pool_child_killed_mid_task_is_redelivered_once(clean: Stack) -> None:
+    worker = clean.start_worker("priority")
+    user_id, email = _signup(clean, "slow-kill-child")
+    calls = wait_for(lambda: _calls(clean, email), 15, "the task to start")
+    child = calls[0][0]
+    assert child in worker.children()
+    os.kill(child, signal.SIGKILL)
+    killed_at = time.time()
+    calls = wait_for(lambda: len(_calls(clean, email)) >= 2 and _calls(clean, email), 20,
+                     "the task to run again")
+    print(f"\nSIGKILL of a pool child: started again after {calls[1][1] - killed_at:.2f}s "
+          f"in pid {calls[1][0]}")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the email to be sent")
+    assert calls[1][0] != child
+    assert _outbox(clean, user_id) == 1
+    assert worker.process.poll() is None  # the main process survived and replaced the child
+
+
+def test_broker_restart_loses_nothing(clean: Stack, receiver: Receiver) -> None:
+    receiver.default = (200, 0.05, {})
+    worker = clean.start_worker("default")
+    first = clean.drive(action="webhooks", url=receiver.url, count=60, prefix="before")
+    wait_for(lambda: len(set(receiver.keys())) >= 5, 20, "some deliveries")
+    # A planned restart (failover, upgrade): the broker keeps its data, the workers reconnect.
+    clean.broker().shutdown(save=True)
+    clean.services.stop_service("broker")
+    time.sleep(2)
+    clean.services.start_service("broker")
+    restarted_at = time.time()
+    second = clean.drive(action="webhooks", url=receiver.url, count=20, prefix="after")
+    total = first["published"] + second["published"]
+
+    def all_sent() -> bool:
+        rows = clean.sql("SELECT count(*) FROM notifications_webhookdelivery "
+                         "WHERE status = 'sent' AND (dedupe_key LIKE 'before-%%' "
+                         "OR dedupe_key LIKE 'after-%%')")
+        return rows[0][0] == total
+
+    wait_for(all_sent, 60, "every delivery after the broker restart", 0.2)
+    print(f"\nbroker restart: {total} deliveries all sent {time.time() - restarted_at:.1f}s "
+          f"after the restart; receiver saw {len(receiver.keys())} requests for "
+          f"{len(set(receiver.keys()))} keys")
+    assert len(set(receiver.keys())) == total
+    assert worker.process.poll() is None
+
+
+def test_low_backlog_does_not_delay_priority(clean: Stack) -> None:
+    from_low = clean.start_worker("low")
+    clean.start_worker("priority")
+    backlog = 3000
+    clean.drive(action="backlog", count=backlog)
+    waiting = clean.broker().llen("low")
+    assert waiting > backlog // 2, waiting
+    clean.broker().delete("quintet:queue_age:priority", "quintet:queue_age:low")
+    user_id, _ = _signup(clean, "vip")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the priority email")
+    ages = [float(v) for v in clean.broker().lrange("quintet:queue_age:priority", 0, -1)]
+    low_ages = sorted(float(v) for v in clean.broker().lrange("quintet:queue_age:low", 0, -1))
+    print(f"\npriority wait with {waiting} low tasks queued: {ages[0]:.0f} ms; low tasks meanwhile"
+          f" waited up to {low_ages[-1] if low_ages else 0:.0f} ms "
+          f"({len(low_ages)} started)")
+    assert len(ages) == 1 and ages[0] < 1000
+    assert from_low.process.poll() is None
+
+
+def test_failing_task_stops_after_max_retries(clean: Stack) -> None:
+    worker = clean.start_worker("priority")
+    user_id, email = _signup(clean, "fail-always")
+    wait_for(lambda: _email_status(clean, user_id) == "failed", 60, "the final failure", 0.2)
+    attempts = len(_calls(clean, email))
+    time.sleep(3)  # longer than any backoff countdown here: nothing runs again
+    assert len(_calls(clean, email)) == attempts == 9  # the first run + max_retries=8
+    failures = [r for r in worker.log_records() if r.get("event") == "task_failed"]
+    assert len(failures) == 1 and failures[0]["attempt"] == 9, failures
+    assert "ProviderError" in failures[0]["error"]
+    retries = [r for r in worker.log_records() if r.get("event") == "task_retry"]
+    assert len(retries) == 8 and all(r.get("task_id") for r in retries)
+    calls = _calls(clean, email)
+    gaps = [round(b[1] - a[1], 2) for a, b in itertools.pairwise(calls)]
+    print(f"\nretry gaps (backoff with jitter, cap 2s): {gaps}")
+    assert _outbox(clean, user_id) == 0
+
+
+def test_rate_limit_retries_after_the_providers_delay(clean: Stack) -> None:
+    clean.start_worker("priority")
+    user_id, email = _signup(clean, "ratelimit-once")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 20, "the email to be sent")
+    calls = _calls(clean, email)
+    assert len(calls) == 2
+    assert calls[1][1] - calls[0][1] >= 1.0  # Retry-After: 1
+    assert _outbox(clean, user_id) == 1
+
+
+def test_soft_time_limit_cleans_up_and_reports(clean: Stack, receiver: Receiver) -> None:
+    receiver.script = [(200, 10.0, {})]  # the first request hangs past the 2 s soft limit
+    worker = clean.start_worker("default")
+    children = worker.children()
+    clean.drive(action="webhooks", url=receiver.url, count=1, prefix="soft")
+
+    def status() -> tuple[str, str] | None:
+        rows = clean.sql("SELECT status, last_error FROM notifications_webhookdelivery "
+                         "WHERE dedupe_key LIKE 'soft-%%'")
+        return rows[0] if rows and rows[0][0] == "sent" else None
+
+    _sent, last_error = wait_for(status, 30, "the delivery after the soft limit", 0.2)
+    reports = [r for r in worker.log_records() if r.get("event") == "task_soft_time_limit"]
+    assert len(reports) == 1 and reports[0]["task_id"] and reports[0]["attempt"] == 1
+    assert last_error == "soft time limit exceeded"
+    assert len(receiver.keys()) == 2 and len(set(receiver.keys())) == 1
+    assert worker.children() == children  # a soft limit does not kill the process
+
+
+def test_hard_time_limit_kills_the_task(clean: Stack) -> None:
+    worker = clean.start_worker("priority")
+    children = worker.children()
+    user_id, email = _signup(clean, "stuck-forever")
+    wait_for(lambda: _email_status(clean, user_id) == "failed", 20, "the hard limit", 0.2)
+    stuck_pid = _calls(clean, email)[0][0]
+    assert "Hard time limit (8s) exceeded" in worker.log_text()
+    failures = [r for r in worker.log_records() if r.get("event") == "task_failed"]
+    assert failures and "TimeLimitExceeded" in failures[0]["error"]
+    wait_for(lambda: stuck_pid not in worker.children() and len(worker.children()) == 2, 10,
+             "the pool to replace the killed child")
+    assert worker.children() != children
+    assert clean.broker().hlen("unacked") == 0  # acknowledged: not delivered again
+    assert len(_calls(clean, email)) == 1
+
+
+def test_rolled_back_signup_enqueues_nothing(clean: Stack) -> None:
+    rolled = clean.drive(action="signup", username="rolled", email="rolled@example.com",
+                         rollback=True)
+    assert rolled["priority_after"] == rolled["priority_before"]
+    assert clean.sql("SELECT count(*) FROM auth_user WHERE username = 'rolled'") == [(0,)]
+    assert clean.sql("SELECT count(*) FROM notifications_emaildelivery") != []
+    committed = clean.drive(action="signup", username="committed",
+                            email="committed@example.com")
+    assert committed["priority_after"] == committed["priority_before"] + 1
+
+
+def test_worker_health_probe(clean: Stack) -> None:
+    worker = clean.start_worker("low")
+    env = {**clean.env, "TMPDIR": str(worker.tmp_dir)}
+    probe = [sys.executable, "-m", "config.worker_health", "--max-age", "5"]
+    started = time.perf_counter()
+    healthy = subprocess.run(probe, cwd=APP_DIR, env=env, capture_output=True, text=True,
+                             check=False)
+    elapsed = time.perf_counter() - started
+    print(f"\nworker health probe: exit {healthy.returncode} in {elapsed * 1000:.0f} ms")
+    assert healthy.returncode == 0, healthy.stderr
+    os.kill(worker.pid, signal.SIGSTOP)  # a hung worker: the heartbeat goes stale
+    try:
+        time.sleep(6)
+        stale = subprocess.run(probe, cwd=APP_DIR, env=env, capture_output=True, text=True,
+                               check=False)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    assert stale.returncode == 1 and "last heartbeat" in stale.stderr
