@@ -45,6 +45,7 @@ def test_a_required_variable_the_runner_does_not_know_is_a_clear_error(
 def test_a_port_in_use_is_named_with_its_owner_and_nothing_starts(tmp_path: Path) -> None:
     base = free_base()
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", base + 1))
         sock.listen()
         result = _cli(topology_env(tmp_path / "state", base), "up", "--detach")

@@ -156,7 +156,27 @@ def test_same_idempotency_key_twice_makes_one_order(running: RunningTopology) ->
     assert rows == "1"
 
 
+EMAIL_TASK = "notifications.tasks.email_send"
+
+
+def _task_starts(log: Path, task_name: str) -> list[dict[str, object]]:
+    """The JSON `task_started` lines of `task_name` in a worker's log."""
+    starts = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and task_name in line:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == "task_started" and entry.get("task_name") == task_name:
+                starts.append(entry)
+    return starts
+
+
 def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopology) -> None:
+    logs = running.topology.log_dir
+    workers = ("worker-priority", "worker-default", "worker-low")
+    before = {w: len(_task_starts(logs / f"{w}.log", EMAIL_TASK)) for w in workers}
     name = f"e2e{uuid.uuid4().hex[:10]}"
     response = _post(f"{running.topology.url}/api/accounts/signup/",
                      json={"username": name, "email": f"{name}@example.com",
@@ -171,10 +191,11 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
         status = services.psql("primary", query)
         time.sleep(0.2)
     assert status == "sent", f"welcome email not sent within 30s (status {status!r})"
-    logs = running.topology.log_dir
-    assert "email_send" in (logs / "worker-priority.log").read_text()
+    after = {w: _task_starts(logs / f"{w}.log", EMAIL_TASK) for w in workers}
+    new_on_priority = after["worker-priority"][before["worker-priority"]:]
+    assert new_on_priority and all(e.get("queue") == "priority" for e in new_on_priority)
     for other in ("worker-default", "worker-low"):
-        assert "email_send" not in (logs / f"{other}.log").read_text(), other
+        assert len(after[other]) == before[other], f"{EMAIL_TASK} ran on {other}"
 
 
 def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:
