@@ -66,7 +66,35 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
         first = services.maintenance_reconcile(day=day)
         second = services.maintenance_reconcile(day=day)
         return {"first": first, "second": second}
+    if action == "config":
+        return _config()
     raise SystemExit(f"unknown action {action!r}")
+
+
+def _config() -> dict[str, Any]:
+    """The Celery configuration as the workers see it, and the start-up check's verdict."""
+    from celery.exceptions import ImproperlyConfigured
+    from config.celery_app import app, celery_limits_check
+
+    app.loader.import_default_modules()
+    conf = app.conf
+    tasks = {name: {"queue": app.amqp.router.route({}, name)["queue"].name,
+                    "soft": task.soft_time_limit, "hard": task.time_limit,
+                    "max_retries": task.max_retries}
+             for name, task in app.tasks.items() if not name.startswith("celery.")}
+    celery_limits_check(app)
+    conf.broker_transport_options = {**conf.broker_transport_options, "visibility_timeout": 5}
+    try:
+        celery_limits_check(app)
+        refused = ""
+    except ImproperlyConfigured as exc:
+        refused = str(exc)
+    return {"queues": sorted(q.name for q in conf.task_queues),
+            "default_queue": conf.task_default_queue, "acks_late": conf.task_acks_late,
+            "reject_on_worker_lost": conf.task_reject_on_worker_lost,
+            "prefetch": conf.worker_prefetch_multiplier, "result_backend": conf.result_backend,
+            "ignore_result": conf.task_ignore_result, "tasks": tasks,
+            "refused_short_visibility": refused}
 
 
 def main() -> None:

@@ -1,0 +1,33 @@
+"""The Celery configuration the workers load: queues, routes, delivery rules, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.celery.conftest import Stack
+
+pytestmark = pytest.mark.services
+ROUTES = {
+    "notifications.tasks.email_send": "priority",
+    "notifications.tasks.webhook_deliver": "default",
+    "notifications.tasks.report_export_run": "low",
+    "notifications.tasks.maintenance_reconcile": "low",
+    "notifications.tasks.maintenance_cleanup": "low",
+}
+
+
+def test_queues_routes_and_delivery_rules(stack: Stack) -> None:
+    config = stack.drive(action="config")
+    assert config["queues"] == ["default", "low", "priority"]  # no implicit `celery` queue
+    assert config["default_queue"] == "default"
+    assert config["acks_late"] and config["reject_on_worker_lost"] and config["prefetch"] == 1
+    assert config["result_backend"] is None and config["ignore_result"]
+    assert {name: t["queue"] for name, t in config["tasks"].items()} == ROUTES
+    for name, task in config["tasks"].items():
+        assert 0 < task["soft"] < task["hard"], name
+        assert task["max_retries"] is not None, name
+
+
+def test_a_visibility_timeout_shorter_than_a_task_is_refused(stack: Stack) -> None:
+    refused = stack.drive(action="config")["refused_short_visibility"]
+    assert "visibility_timeout=5s must exceed" in refused
