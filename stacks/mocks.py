@@ -38,6 +38,7 @@ class RecordedResource:
     dependencies: list[str]
     custom: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def masked_inputs(self) -> dict[str, Any]:
@@ -108,6 +109,42 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+# Compute and edge: what EKS, the ALB and ACM compute, derived from the inputs only.
+MOCK_CA_DATA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm1vY2sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+CLOUDFLARE_MOCK_IPV4 = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+"""Documentation ranges (RFC 5737) standing in for Cloudflare's published IPv4 ranges."""
+CLOUDFLARE_MOCK_ZONE = "example.com"
+
+
+def _eks_cluster(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[str, Any]:
+    name = a.inputs.get("name", a.name)
+    return {
+        "name": name,
+        "endpoint": f"https://{name.upper().replace('-', '')}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": MOCK_CA_DATA},
+        "identities": [
+            {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{name.upper()}"}]}
+        ],
+        "vpcConfig": {**a.inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"{name}-sg"},
+        "status": "ACTIVE",
+    }
+
+
+def _acm_certificate(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[str, Any]:
+    domain = a.inputs["domainName"]
+    return {
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_0f1e2d3c4b5a.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": "_9a8b7c6d5e4f.mock.acm-validations.aws.",
+            }
+        ],
+        "status": "PENDING_VALIDATION",
+    }
+
+
 # Computed attributes by type token: what a real provider would return that the program reads.
 ComputedFn = Callable[[pulumi_mocks.MockResourceArgs, str], dict[str, Any]]
 COMPUTED: dict[str, ComputedFn] = {
@@ -118,6 +155,18 @@ COMPUTED: dict[str, ComputedFn] = {
         "registryId": ACCOUNT_ID,
     },
     "aws:ec2/vpc:Vpc": lambda a, region: {"defaultSecurityGroupId": f"{a.name}-default-sg"},
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    # IAM is global and names an auto-named role only once created: give both, as AWS would.
+    "aws:iam/role:Role": lambda a, region: {
+        "name": a.inputs.get("name", a.name),
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{a.inputs.get('name', a.name)}",
+    },
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda a, region: {"latestVersion": 1},
+    "aws:lb/loadBalancer:LoadBalancer": lambda a, region: {
+        "dnsName": f"{a.name}-1234567890.{region}.elb.amazonaws.com",
+        "zoneId": "ZHURV8PSTC4K8",
+    },
+    "aws:acm/certificate:Certificate": _acm_certificate,
     "aws:rds/instance:Instance": lambda a, region: _rds_instance(a, region),
     # Auto-named resources: the provider picks the name; the program passes it on.
     "aws:rds/parameterGroup:ParameterGroup": lambda a, region: _auto_name(a),
@@ -204,6 +253,20 @@ INVOKES: dict[str, InvokeFn] = {
     "aws:index/getPartition:getPartition": lambda args, region: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
     },
+    "cloudflare:index/getIpRanges:getIpRanges": lambda args, region: {
+        "ipv4Cidrs": list(CLOUDFLARE_MOCK_IPV4),
+        "ipv6Cidrs": ["2001:db8::/32"],
+        "jdcloudCidrs": [],
+        "etag": "mock",
+    },
+    "cloudflare:index/getZone:getZone": lambda args, region: {
+        "id": args.get("zoneId", ""),
+        "zoneId": args.get("zoneId", ""),
+        "name": CLOUDFLARE_MOCK_ZONE,
+        "status": "active",
+        "type": "full",
+        "nameServers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
+    },
 }
 
 
@@ -259,6 +322,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 custom=request.custom,
                 outputs=dict(self.resources[response.urn].state),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response

@@ -7,6 +7,7 @@ import pulumi_aws as aws
 
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from stacks.compute_edge import build_compute_edge, export_compute_edge
 from stacks.data_tier import build_data_tier, export_data_tier
 from stacks.settings import Settings
 
@@ -51,6 +52,9 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
         opts=with_aws,
     )
     data = build_data_tier(settings, network, prefix=prefix, opts=with_aws)
+    compute = build_compute_edge(
+        settings, network, prefix=prefix, region=region, aws_provider=aws_provider
+    )
 
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("availability_zones", network.availability_zones)
@@ -60,3 +64,4 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
     pulumi.export("ecr_repository_url", registry.repository_url)
     pulumi.export("image_tag", settings.image.tag)
     export_data_tier(data)
+    export_compute_edge(compute, settings)

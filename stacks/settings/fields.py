@@ -19,7 +19,8 @@ class Spec:
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
     secret: bool = False
-    kind: str = ""  # extra semantic check: "cidr", "cidr-list", "email-list", "dns-name"
+    kind: str = ""  # extra semantic check: "cidr", "cidr-list", "email-list", "dns-name",
+    # "kubernetes-version"
 
 
 def setting(

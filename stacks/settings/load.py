@@ -15,6 +15,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from components.cluster import ami_type_for
 from components.subnets import CidrTooSmall, plan_subnets
 from k8s.quantities import BadQuantity, parse_cpu, parse_memory
 from stacks.data_rules import data_tier_problems
@@ -28,6 +29,9 @@ SECRET_WORDS = ("token", "password", "secret", "apikey", "privatekey")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$", re.IGNORECASE)
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_KUBERNETES_VERSION = re.compile(r"^1\.(\d{2})$")
+MIN_KUBERNETES_MINOR = 29  # native sidecar containers (PgBouncer beside the web pods) need 1.29
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 class _Invalid(ValueError):
@@ -92,6 +96,23 @@ def check_constraints(leaf: Leaf, value: Any) -> None:
             raise _Invalid("expected an IPv4 CIDR between /16 and /24 (the range a VPC allows)")
     if spec.kind == "dns-name" and not _DNS_NAME.match(value):
         raise _Invalid("expected a lower-case DNS name such as www.example.com")
+    if spec.kind == "cidr-list":
+        for item in value:
+            try:
+                ipaddress.IPv4Network(item, strict=True)
+            except ValueError:
+                raise _Invalid(
+                    f"{item!r} is not an IPv4 CIDR with host bits zero, e.g. 203.0.113.0/24"
+                ) from None
+    if spec.kind == "kubernetes-version":
+        match = _KUBERNETES_VERSION.match(value)
+        if not match:
+            raise _Invalid("expected MAJOR.MINOR such as 1.33")
+        if int(match.group(1)) < MIN_KUBERNETES_MINOR:
+            raise _Invalid(
+                f"must be 1.{MIN_KUBERNETES_MINOR} or newer (native sidecar containers need it); "
+                "EKS standard support starts at 1.33 or so"
+            )
 
 
 def _section_keys() -> dict[str, list[str]]:
@@ -231,6 +252,7 @@ def cross_field_problems(settings: Settings) -> list[str]:
                 f"between {_key(name + 'PoolMin')} ({pool.min_size}) and "
                 f"{_key(name + 'PoolMax')} ({pool.max_size})"
             )
+    problems += _cluster_and_edge_problems(settings)
     problems += data_tier_problems(settings)
     work = settings.workloads
     if work.web_min_replicas > work.web_max_replicas:
@@ -239,6 +261,53 @@ def cross_field_problems(settings: Settings) -> list[str]:
             f"exceed {_key('webMaxReplicas')} ({work.web_max_replicas})"
         )
     problems += workload_problems(work)
+    return problems
+
+
+def _cluster_and_edge_problems(settings: Settings) -> list[str]:
+    """Rules of the compute and edge tiers: versions that move together, the edge's zone, and
+    who may reach the API endpoint."""
+    problems: list[str] = []
+    cluster, edge = settings.cluster, settings.edge
+    version = cluster.kubernetes_version
+    for key, value in (
+        ("addonKubeProxyVersion", cluster.addon_kube_proxy_version),
+        ("clusterAutoscalerImageTag", cluster.cluster_autoscaler_image_tag),
+    ):
+        if not value.startswith(f"v{version}."):
+            problems.append(
+                f"{_key(key)}: {value!r} is not allowed; its minor must match "
+                f"{_key('kubernetesVersion')} ({version}), e.g. v{version}.0"
+            )
+    for name in ("system", "web", "workers"):
+        types = getattr(cluster, f"{name}_pool").instance_types
+        try:
+            ami_type_for(types)
+        except ValueError as mixed:
+            problems.append(f"{_key(name + 'PoolInstanceTypes')}: {types} is not allowed; {mixed}")
+    for arn in cluster.admin_role_arns:
+        if not _ROLE_ARN.match(arn):
+            problems.append(
+                f"{_key('clusterAdminRoleArns')}: {arn!r} is not allowed; expected an IAM role "
+                "ARN such as arn:aws:iam::123456789012:role/platform-admin"
+            )
+    open_to_all = "0.0.0.0/0" in cluster.public_access_cidrs
+    if settings.tier == "prod" and cluster.endpoint_public_access and open_to_all:
+        problems.append(
+            f"{_key('clusterPublicAccessCidrs')}: {json.dumps(cluster.public_access_cidrs)} is "
+            "not allowed in prod; list the CI and operator egress CIDRs, or set "
+            f"{_key('clusterEndpointPublicAccess')} to false"
+        )
+    if edge.enabled and not edge.zone_id:
+        problems.append(
+            f"{_key('cloudflareZoneId')}: '' is not allowed with {_key('edgeEnabled')} = true; "
+            "set the id of the Cloudflare zone that holds the domain"
+        )
+    if not edge.static_path_prefix.startswith("/") or not edge.static_path_prefix.endswith("/"):
+        problems.append(
+            f"{_key('edgeStaticPathPrefix')}: {edge.static_path_prefix!r} is not allowed; "
+            "expected a path that starts and ends with '/', e.g. /static/"
+        )
     return problems
 
 

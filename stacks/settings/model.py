@@ -71,10 +71,63 @@ class NodePoolSettings:
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """The EKS cluster and its node pools."""
+    """The EKS cluster, its node pools, managed add-ons and cluster software."""
 
     kubernetes_version: str = setting(
-        "1.33", "kubernetesVersion", "EKS Kubernetes version (1.29 or newer)."
+        "1.33", "kubernetesVersion",
+        "EKS Kubernetes version, MAJOR.MINOR (1.29 or newer: native sidecars need it).",
+        kind="kubernetes-version",
+    )
+    endpoint_public_access: bool = setting(
+        True, "clusterEndpointPublicAccess",
+        "Expose the API endpoint publicly (restricted to clusterPublicAccessCidrs); the private "
+        "endpoint is always on. Off means `pulumi up` must run from inside the VPC.",
+    )
+    public_access_cidrs: list[str] = setting(
+        ["0.0.0.0/0"], "clusterPublicAccessCidrs",
+        "CIDRs allowed to reach the public API endpoint (CI runners, operators). prod refuses "
+        "0.0.0.0/0.",
+        kind="cidr-list",
+    )
+    admin_role_arns: list[str] = setting(
+        [], "clusterAdminRoleArns",
+        "IAM role ARNs granted cluster admin through EKS access entries.",
+    )
+    log_retention_days: int = setting(
+        30, "clusterLogRetentionDays", "Retention of the control-plane log group in days.",
+        minimum=1, maximum=3653,
+    )
+    addon_vpc_cni_version: str = setting(
+        "v1.19.6-eksbuild.7", "addonVpcCniVersion", "Pinned version of the vpc-cni add-on."
+    )
+    addon_coredns_version: str = setting(
+        "v1.12.2-eksbuild.4", "addonCorednsVersion", "Pinned version of the coredns add-on."
+    )
+    addon_kube_proxy_version: str = setting(
+        "v1.33.0-eksbuild.2", "addonKubeProxyVersion",
+        "Pinned version of the kube-proxy add-on (its minor must match kubernetesVersion).",
+    )
+    addon_pod_identity_version: str = setting(
+        "v1.3.8-eksbuild.2", "addonPodIdentityAgentVersion",
+        "Pinned version of the eks-pod-identity-agent add-on.",
+    )
+    chart_lb_controller_version: str = setting(
+        "1.14.0", "chartAwsLoadBalancerControllerVersion",
+        "Pinned Helm chart version of the AWS Load Balancer Controller.",
+    )
+    chart_metrics_server_version: str = setting(
+        "3.12.2", "chartMetricsServerVersion", "Pinned Helm chart version of metrics-server."
+    )
+    chart_keda_version: str = setting(
+        "2.17.2", "chartKedaVersion", "Pinned Helm chart version of KEDA."
+    )
+    chart_cluster_autoscaler_version: str = setting(
+        "9.46.6", "chartClusterAutoscalerVersion",
+        "Pinned Helm chart version of the cluster autoscaler.",
+    )
+    cluster_autoscaler_image_tag: str = setting(
+        "v1.33.0", "clusterAutoscalerImageTag",
+        "Cluster autoscaler image tag (its minor must match kubernetesVersion).",
     )
     system_pool: NodePoolSettings = section(NodePoolSettings, "systemPool", "system node pool")
     web_pool: NodePoolSettings = section(NodePoolSettings, "webPool", "web node pool")
@@ -220,12 +273,28 @@ class AlarmSettings:
 
 @dataclass(frozen=True)
 class EdgeSettings:
-    """Cloudflare in front of the ALB."""
+    """Cloudflare in front of the ALB, and the public host name the certificate covers."""
 
-    enabled: bool = setting(False, "edgeEnabled", "Put Cloudflare in front of the ALB.")
-    zone_id: str = setting("", "cloudflareZoneId", "Cloudflare zone id (required with the edge).")
+    enabled: bool = setting(
+        False, "edgeEnabled",
+        "Put Cloudflare in front of the ALB (proxied DNS, cache rules, TLS strict) and admit "
+        "only Cloudflare's ranges at the ALB.",
+    )
+    zone_id: str = setting(
+        "", "cloudflareZoneId",
+        "Cloudflare zone id (required with the edge). Without the edge it still lets Cloudflare "
+        "host the DNS-only records and the certificate validation record.",
+    )
     domain: str = setting(
         "dev.example.com", "domain", "Public host name of the app.", kind="dns-name"
+    )
+    session_cookie: str = setting(
+        "sessionid", "edgeSessionCookie",
+        "Cookie whose presence makes a request bypass the edge cache (Django's session cookie).",
+    )
+    static_path_prefix: str = setting(
+        "/static/", "edgeStaticPathPrefix",
+        "URL prefix of the hashed static files, cached at the edge for a year.",
     )
 
 
