@@ -84,6 +84,9 @@ class WorkloadsArgs:
     """AUTH token of the broker Redis (a secret; empty for none)."""
     django_secret_key: pulumi.Input[str]
     """Django's SECRET_KEY (a secret)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What must exist first: node pools and the controllers whose CRDs the objects use
+    (KEDA, the AWS Load Balancer Controller). Every object waits for them through the namespace."""
 
 
 def _phase(kind: str) -> int:
@@ -150,7 +153,7 @@ class Workloads(pulumi.ComponentResource):
             key = object_key(obj)
             phase = _phase(obj["kind"])
             source = secret_bodies if obj["kind"] == "Secret" else bodies
-            depends = [r for earlier in by_phase[:phase] for r in earlier]
+            depends = [*args.depends_on, *(r for earlier in by_phase[:phase] for r in earlier)]
             child = pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,

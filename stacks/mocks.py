@@ -8,6 +8,7 @@ ARNs, endpoints), all deterministic, so two runs record the same bytes.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +253,18 @@ INVOKES: dict[str, InvokeFn] = {
     },
     "aws:index/getPartition:getPartition": lambda args, region: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
+    },
+    # The RDS-managed master secret: a JSON document, as Secrets Manager returns it.
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda args, region: {
+        "arn": args.get("secretId", ""),
+        "id": args.get("secretId", ""),
+        "secretId": args.get("secretId", ""),
+        "secretString": json.dumps({"username": "quintet_admin", "password": "mock-db-password"}),
+        "versionId": "mock-version",
+        "versionStage": "AWSCURRENT",
+        "versionStages": ["AWSCURRENT"],
+        "createdDate": "2025-01-01T00:00:00Z",
+        "secretBinary": "",
     },
     "cloudflare:index/getIpRanges:getIpRanges": lambda args, region: {
         "ipv4Cidrs": list(CLOUDFLARE_MOCK_IPV4),

@@ -10,6 +10,7 @@ from components.registry import Registry, RegistryArgs
 from stacks.compute_edge import build_compute_edge, export_compute_edge
 from stacks.data_tier import build_data_tier, export_data_tier
 from stacks.settings import Settings
+from stacks.workloads import build_workloads_tier
 
 
 def base_tags(settings: Settings, stack: str) -> dict[str, str]:
@@ -55,6 +56,10 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
     compute = build_compute_edge(
         settings, network, prefix=prefix, region=region, aws_provider=aws_provider
     )
+    workloads = build_workloads_tier(
+        settings, stack=stack, registry=registry, data=data, compute=compute,
+        aws_provider=aws_provider,
+    )
 
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("availability_zones", network.availability_zones)
@@ -63,5 +68,7 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
     pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
     pulumi.export("ecr_repository_url", registry.repository_url)
     pulumi.export("image_tag", settings.image.tag)
+    pulumi.export("workloads_namespace", workloads.namespace)
+    pulumi.export("workloads_migrations_job_name", workloads.migrations_job_name)
     export_data_tier(data)
     export_compute_edge(compute, settings)

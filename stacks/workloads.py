@@ -3,11 +3,28 @@ writes where the deployed objects carry runtime values and secrets."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from typing import TYPE_CHECKING
+
+import pulumi
+
+from components.database import DatabaseArgs
 from components.subnets import plan_subnets
 from k8s.spec import QueueSpec, Resources, Runtime, SecretValues, WorkloadSpec
 from stacks.settings import Settings
 
+if TYPE_CHECKING:
+    from components.registry import Registry
+    from components.workloads import Workloads
+    from stacks.compute_edge import ComputeEdge
+    from stacks.data_tier import DataTier
+
 RENDER_SECRET = "SET-AT-DEPLOY-TIME"
+# The role the app logs in as: the data tier's master user, until an app role of its own exists.
+DATABASE_USER = next(
+    f.default for f in dataclasses.fields(DatabaseArgs) if f.name == "master_username"
+)
 
 
 def _subnet_cidrs(settings: Settings, tier: str) -> tuple[str, ...]:
@@ -65,6 +82,8 @@ def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
             "UPSTREAM_FRAUD_URL": work.upstream_fraud_url,
             "UPSTREAM_ADDRESS_URL": work.upstream_address_url,
         },
+        database_name=settings.database.name,
+        database_user=DATABASE_USER,
     )
 
 
@@ -92,4 +111,56 @@ def render_secrets() -> SecretValues:
         cache_auth_token=RENDER_SECRET,
         broker_auth_token=RENDER_SECRET,
         django_secret_key=RENDER_SECRET,
+    )
+
+
+def build_workloads_tier(
+    settings: Settings,
+    *,
+    stack: str,
+    registry: Registry,
+    data: DataTier,
+    compute: ComputeEdge,
+    aws_provider: pulumi.ProviderResource,
+) -> Workloads:
+    """Deploys the workloads on the cluster, fed from the registry, data tier and load balancer."""
+    import pulumi_aws as aws
+    import pulumi_random as random
+
+    from components.workloads import Workloads, WorkloadsArgs
+
+    database, cache = data.database, data.cache
+    spec = dataclasses.replace(
+        workload_spec(settings, stack),
+        database_user=database.master_username,
+        database_name=database.db_name,
+    )
+    master_secret = aws.secretsmanager.get_secret_version_output(
+        secret_id=database.master_user_secret_arn,
+        opts=pulumi.InvokeOutputOptions(provider=aws_provider),
+    )
+    password = pulumi.Output.secret(
+        master_secret.secret_string.apply(lambda text: json.loads(text)["password"])
+    )
+    secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
+    replicas = database.replica_addresses
+    return Workloads(
+        "workloads",
+        WorkloadsArgs(
+            spec=spec,
+            provider=compute.cluster.kubernetes_provider,
+            image=pulumi.Output.concat(registry.repository_url, ":", settings.image.tag),
+            database_host=database.writer_address,
+            database_replica_hosts=[
+                replicas.apply(lambda hosts, i=i: hosts[i]) for i in range(spec.replica_count)
+            ],
+            cache_host=cache.cache_primary_endpoint,
+            broker_host=cache.broker_primary_endpoint,
+            target_group_arn=compute.load_balancer.target_group_arn,
+            database_password=password,
+            cache_auth_token=cache.cache_auth_token,
+            broker_auth_token=cache.broker_auth_token,
+            django_secret_key=secret_key.result,
+            depends_on=[compute.software],
+        ),
     )
