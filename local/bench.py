@@ -332,6 +332,10 @@ def report_markdown(report: Report) -> str:
         f"({age.get('samples', 0)} sign-up emails; low backlog {age.get('backlog_start')} -> "
         f"{age.get('backlog_end')}) | < 5 s |",
         "",
+        "Reading the figures: Django under ASGI runs each sync request in a thread of its own, so "
+        "at 20 users the sync variant is not limited to one request per process as on a sync "
+        "WSGI worker; here both throughputs are bounded by the two shared cores. The hit ratio "
+        "counts the first, cold request of every key touched in the short run as a miss.", "",
         "## Closing note", "",
         f"The edge answered the anonymous page at p50 {_ms(loads['edge'].p('50%'))} and "
         f"{loads['edge'].rps:.0f} req/s; the origin's uncached database read ran at p50 "
