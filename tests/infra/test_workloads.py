@@ -128,3 +128,31 @@ def test_wrong_replica_host_count_is_refused() -> None:
 
     with pytest.raises(Exception, match="1 replica hosts for 2 replicas"):
         run_program(program, stack="prod", config=config.values, secret_keys=[])
+
+
+def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_run) -> None:
+    run = stack_run("prod")
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    kube = [r for r in run.resources if r.name.startswith("workloads-")]
+    assert len(kube) == 32  # 5 Deployments, a Job, 7 ConfigMaps, 3 Secrets, 16 others
+    assert all(r.provider == provider.urn for r in kube)
+    namespace = run.named("workloads-namespace-quintet")
+    keda = run.named("cluster-software-keda")
+    controller = run.named("cluster-software-aws-load-balancer-controller")
+    assert keda.urn in namespace.dependencies and controller.urn in namespace.dependencies
+    web = run.named("workloads-deployment-web")
+    app = web.inputs["spec"]["template"]["spec"]["containers"][0]
+    assert app["image"].endswith(".amazonaws.com/quintet-prod:latest"), app["image"]
+    assert run.named("workloads-job-migrate").urn in web.dependencies
+    binding = run.named("workloads-targetgroupbinding-web")
+    (target_group,) = run.of_type("aws:lb/targetGroup:TargetGroup")
+    assert binding.inputs["spec"]["targetGroupARN"] == target_group.outputs["arn"]
+
+
+def test_reference_stack_keeps_database_and_redis_credentials_in_secrets(stack_run) -> None:
+    run = stack_run("prod")
+    env = run.named("workloads-secret-app-env")
+    assert mask_secrets(env.inputs)["stringData"] == "[secret]"
+    for r in run.resources:
+        if r.type != SECRET:
+            assert "mock-db-password" not in repr(r.inputs), r.urn
