@@ -45,3 +45,12 @@ def test_database_down_then_back_without_restarting_the_app(
         time.sleep(0.25)
     assert web.process.poll() is None and web.process.pid == pid_before
     assert httpx.get(f"{web.url}/").status_code == 200
+
+
+def test_probes_answer_whatever_the_host_header(web: WebServer) -> None:
+    # The ALB target health check and kubelet address the pod by IP, not by an allowed host.
+    foreign = {"Host": "10.42.7.19:8000"}
+    assert httpx.get(f"{web.url}/livez", headers=foreign).status_code == 200
+    assert httpx.get(f"{web.url}/healthz", headers=foreign, timeout=10).status_code == 200
+    # Every other path still goes through Django's host validation.
+    assert httpx.get(f"{web.url}/", headers=foreign).status_code == 400
