@@ -89,7 +89,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = False
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
-CELERY_WORKER_CONCURRENCY = 2
+CELERY_WORKER_CONCURRENCY: int = _ENV["CELERY_WORKER_CONCURRENCY"]
 """Processes per worker pod (prefork); scale out with replicas, not with this."""
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000  # bounds any slow leak in a child
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the JSON logging of LOGGING stays in charge
