@@ -287,7 +287,16 @@ class Cluster(pulumi.ComponentResource):
                 **extra,
             )
 
-        early_addons = [addon(a, []) for a in ADDONS_BEFORE_NODES]
+        # The VPC CNI enforces Kubernetes NetworkPolicies only when asked to; the workloads
+        # declare default-deny policies, so enforcement must be on.
+        early_config = {"vpc-cni": {"enableNetworkPolicy": "true"}}
+        early_addons = [
+            addon(a, [], **(
+                {"configuration_values": json.dumps(early_config[a], sort_keys=True)}
+                if a in early_config else {}
+            ))
+            for a in ADDONS_BEFORE_NODES
+        ]
 
         node_role = aws.iam.Role(
             f"{name}-node-role",

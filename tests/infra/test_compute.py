@@ -325,3 +325,11 @@ def test_prod_may_be_private_only(run_with):
         },
     )
     assert run.named("cluster-eks").inputs["vpcConfig"]["endpointPublicAccess"] is False
+
+
+def test_vpc_cni_enforces_network_policies(stack_run):
+    (cni,) = [
+        a for a in stack_run("prod").of_type("aws:eks/addon:Addon")
+        if a.inputs["addonName"] == "vpc-cni"
+    ]
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
