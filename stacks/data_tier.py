@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_random as random
 
 from components.cache import Cache, CacheArgs, RedisGroupSpec
 from components.data_alarms import DataAlarms, DataAlarmsArgs
@@ -28,6 +29,10 @@ def build_data_tier(
 ) -> DataTier:
     """Declares the database, cache, broker and alarms of one stack in the isolated subnets."""
     db, redis, alarms = settings.database, settings.cache, settings.alarms
+    # RDS forbids / @ " and spaces in the master password; letters and digits are plenty at 40.
+    master_password = random.RandomPassword(
+        "database-master-password", length=40, special=False, opts=opts
+    )
     database = Database(
         "database",
         DatabaseArgs(
@@ -48,6 +53,7 @@ def build_data_tier(
             final_snapshot=db.final_snapshot,
             db_name=db.name,
             master_username=db.master_username,
+            master_password=master_password.result,
             statement_timeout_ms=db.statement_timeout_ms,
             log_min_duration_ms=db.log_min_duration_ms,
             maintenance_window=db.maintenance_window,
@@ -104,14 +110,16 @@ def build_data_tier(
 
 
 def export_data_tier(data: DataTier) -> None:
-    """Stack outputs of the data tier (no secret among them: credentials stay in AWS)."""
+    """Stack outputs of the data tier; the password only as a secret output."""
     database, cache = data.database, data.cache
     pulumi.export("db_writer_address", database.writer_address)
     pulumi.export("db_writer_endpoint", database.writer_endpoint)
     pulumi.export("db_replica_addresses", database.replica_addresses)
     pulumi.export("db_port", database.port)
     pulumi.export("db_name", database.db_name)
-    pulumi.export("db_master_user_secret_arn", database.master_user_secret_arn)
+    pulumi.export("db_master_username", database.master_username)
+    # `pulumi stack output db_master_password --show-secrets`: encrypted in state, never plain.
+    pulumi.export("db_master_password", database.master_password)
     pulumi.export("db_max_connections", database.max_connections)
     pulumi.export("cache_primary_endpoint", cache.cache_primary_endpoint)
     pulumi.export("cache_reader_endpoint", cache.cache_reader_endpoint)

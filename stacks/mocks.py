@@ -8,7 +8,6 @@ ARNs, endpoints), all deterministic, so two runs record the same bytes.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,28 +202,18 @@ def _replication_group(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[st
 
 
 def _rds_instance(a: pulumi_mocks.MockResourceArgs, region: str) -> dict[str, Any]:
-    """What RDS computes for an instance: identifier, endpoint, and the managed master secret."""
+    """What RDS computes for an instance: identifier, address, endpoint and port."""
     identifier = a.inputs.get("identifier") or a.name
     address = f"{identifier}.mock.{region}.rds.amazonaws.com"
     port = a.inputs.get("port", 5432)
-    state: dict[str, Any] = {
+    return {
         "identifier": identifier,
         "address": address,
         "endpoint": f"{address}:{port}",
         "port": port,
         "resourceId": f"db-{identifier.upper()}",
     }
-    if a.inputs.get("manageMasterUserPassword"):
-        state["masterUserSecrets"] = [
-            {
-                "secretArn": (
-                    f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!{identifier}-mock"
-                ),
-                "kmsKeyId": a.inputs.get("masterUserSecretKmsKeyId", ""),
-                "secretStatus": "active",
-            }
-        ]
-    return state
+
 
 # Availability zones the mock reports per region (as AWS does today); others get 3.
 ZONES_PER_REGION = {"us-east-1": 6, "us-west-2": 4, "eu-west-1": 3, "eu-west-2": 3}
@@ -253,18 +242,6 @@ INVOKES: dict[str, InvokeFn] = {
     },
     "aws:index/getPartition:getPartition": lambda args, region: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
-    },
-    # The RDS-managed master secret: a JSON document, as Secrets Manager returns it.
-    "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda args, region: {
-        "arn": args.get("secretId", ""),
-        "id": args.get("secretId", ""),
-        "secretId": args.get("secretId", ""),
-        "secretString": json.dumps({"username": "quintet_admin", "password": "mock-db-password"}),
-        "versionId": "mock-version",
-        "versionStage": "AWSCURRENT",
-        "versionStages": ["AWSCURRENT"],
-        "createdDate": "2025-01-01T00:00:00Z",
-        "secretBinary": "",
     },
     "cloudflare:index/getIpRanges:getIpRanges": lambda args, region: {
         "ipv4Cidrs": list(CLOUDFLARE_MOCK_IPV4),

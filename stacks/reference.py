@@ -57,8 +57,7 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
         settings, network, prefix=prefix, region=region, aws_provider=aws_provider
     )
     workloads = build_workloads_tier(
-        settings, stack=stack, registry=registry, data=data, compute=compute,
-        aws_provider=aws_provider,
+        settings, stack=stack, registry=registry, data=data, compute=compute
     )
 
     pulumi.export("vpc_id", network.vpc_id)

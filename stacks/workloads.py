@@ -4,7 +4,6 @@ writes where the deployed objects carry runtime values and secrets."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -121,10 +120,8 @@ def build_workloads_tier(
     registry: Registry,
     data: DataTier,
     compute: ComputeEdge,
-    aws_provider: pulumi.ProviderResource,
 ) -> Workloads:
     """Deploys the workloads on the cluster, fed from the registry, data tier and load balancer."""
-    import pulumi_aws as aws
     import pulumi_random as random
 
     from components.workloads import Workloads, WorkloadsArgs
@@ -134,13 +131,6 @@ def build_workloads_tier(
         workload_spec(settings, stack),
         database_user=database.master_username,
         database_name=database.db_name,
-    )
-    master_secret = aws.secretsmanager.get_secret_version_output(
-        secret_id=database.master_user_secret_arn,
-        opts=pulumi.InvokeOutputOptions(provider=aws_provider),
-    )
-    password = pulumi.Output.secret(
-        master_secret.secret_string.apply(lambda text: json.loads(text)["password"])
     )
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
     replicas = database.replica_addresses
@@ -157,7 +147,7 @@ def build_workloads_tier(
             cache_host=cache.cache_primary_endpoint,
             broker_host=cache.broker_primary_endpoint,
             target_group_arn=compute.load_balancer.target_group_arn,
-            database_password=password,
+            database_password=database.master_password,
             cache_auth_token=cache.cache_auth_token,
             broker_auth_token=cache.broker_auth_token,
             django_secret_key=secret_key.result,

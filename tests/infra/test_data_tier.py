@@ -6,6 +6,7 @@ import json
 
 import pulumi
 import pytest
+from pulumi.runtime.rpc import is_rpc_secret
 
 from components.data_catalog import BROKER_POLICY, LRU_POLICIES, SHARED_POLICY
 from stacks import reference
@@ -249,10 +250,13 @@ def test_no_password_or_token_in_plain_text_in_the_plan(stack_run, stack):
     # The values are wrapped secrets (that is why the plan masks them), not merely absent.
     groups = run.of_type(REPLICATION_GROUP)
     assert sorted(g.inputs["authToken"]["value"] for g in groups) == sorted(tokens)
-    for instance in run.of_type(RDS):
-        assert not {"password", "passwordWo"} & set(instance.inputs), instance.urn
-    primary, _ = primary_and_replicas(run)
-    assert primary.inputs["manageMasterUserPassword"] is True
+    primary, replicas = primary_and_replicas(run)
+    # The master password is a generated Pulumi secret, wrapped as such; replicas inherit it.
+    (master,) = [p for p in passwords if p.name == "database-master-password"]
+    assert is_rpc_secret(primary.inputs["password"])
+    assert primary.inputs["password"]["value"] == master.outputs["result"]
+    for replica in replicas:
+        assert "password" not in replica.inputs, replica.urn
 
 
 # ---- outputs for the workloads --------------------------------------------------------------
@@ -269,7 +273,7 @@ def test_components_expose_what_the_workloads_consume(monkeypatch):
             writer=database.writer_address,
             replicas=database.replica_addresses,
             port=database.port,
-            secret=database.master_user_secret_arn,
+            password=database.master_password,
             cache=cache.cache_primary_endpoint,
             cache_reader=cache.cache_reader_endpoint,
             broker=cache.broker_primary_endpoint,
@@ -279,13 +283,17 @@ def test_components_expose_what_the_workloads_consume(monkeypatch):
 
     monkeypatch.setattr(reference, "build_data_tier", capture)
     config = read_stack_config("prod")
-    run_program(main, stack="prod", config=config.values, secret_keys=config.secret_keys)
+    run = run_program(main, stack="prod", config=config.values, secret_keys=config.secret_keys)
     assert built["writer"] == "quintet-prod.mock.eu-west-2.rds.amazonaws.com"
     assert built["replicas"] == [
         f"quintet-prod-replica-{n}.mock.eu-west-2.rds.amazonaws.com" for n in (1, 2)
     ]
     assert built["port"] == 5432
-    assert built["secret"].startswith("arn:aws:secretsmanager:")
+    (master,) = [
+        p for p in run.of_type("random:index/randomPassword:RandomPassword")
+        if p.name == "database-master-password"
+    ]
+    assert built["password"] == master.outputs["result"]
     assert built["cache"].startswith("master.quintet-prod-cache.")
     assert built["cache_reader"].startswith("replica.quintet-prod-cache.")
     assert built["broker"].startswith("master.quintet-prod-broker.")
