@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 
 import pytest
@@ -104,6 +103,19 @@ def test_each_rule_fires_on_a_plan_that_breaks_it(plans, rule_name):
 
 
 def test_open_web_ingress_is_allowed_only_without_the_edge(plans):
-    dev = as_resources(plans["dev"])
-    json.dumps([r.props for r in dev])  # the dev plan is plain data
-    assert check_all(dev)["no-open-ingress"] == []
+    dev = copy.deepcopy(plans["dev"])
+    open_web = [
+        r for r in dev["resources"]
+        if r["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        and r["inputs"].get("cidrIpv4") == "0.0.0.0/0"
+    ]
+    assert sorted(r["inputs"]["fromPort"] for r in open_web) == [80, 443]
+    assert check_all(as_resources(dev))["no-open-ingress"] == []
+    # The same rules break the policy once Cloudflare fronts the ALB.
+    dev["resources"].append({
+        "type": "cloudflare:index/dnsRecord:DnsRecord", "name": "edge-www",
+        "urn": "urn:pulumi:dev::quintet::cloudflare:index/dnsRecord:DnsRecord::edge-www",
+        "inputs": {"proxied": True},
+    })
+    flagged = {v.urn for v in check_all(as_resources(dev))["no-open-ingress"]}
+    assert flagged == {r["urn"] for r in open_web}
