@@ -169,7 +169,7 @@ class DatabaseSettings:
     name: str = setting("app", "dbName", "Database created on the primary.")
     master_username: str = setting(
         "quintet_admin", "dbMasterUsername",
-        "Master user; AWS generates its password and keeps it in Secrets Manager.",
+        "Master user; its password is generated as a Pulumi secret.",
     )
     statement_timeout_ms: int = setting(
         30000, "dbStatementTimeoutMs",
