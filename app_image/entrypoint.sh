@@ -44,7 +44,7 @@ case "${1:-}" in
     # Exactly one beat. Its schedule lives in the database (DatabaseScheduler), so nothing is
     # written to the read-only root file system (no schedule file, no pid file).
     exec "$PYTHON" -m celery -A config.celery_app beat --loglevel "${LOG_LEVEL:-INFO}" \
-      --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
+      --scheduler config.beat_scheduler:HeartbeatDatabaseScheduler --pidfile=
     ;;
   migrate)
     preflight

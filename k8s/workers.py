@@ -116,10 +116,14 @@ def scaled_object(spec: WorkloadSpec, queue: QueueSpec, runtime: Runtime) -> dic
 def beat_deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
     """Celery beat: exactly one replica, Recreate so two never overlap in a rollout.
 
-    No probes: the app has no beat health check (its schedule lives in the database, so there is
-    no file to watch), and the kubelet already restarts beat when the process exits.
+    Liveness reads the heartbeat beat's scheduler touches on every tick (at most 5 s apart), the
+    same probe command as the workers'; no readiness, since nothing routes traffic to beat.
     """
-    app = app_container("beat", runtime.image, ["beat"], BEAT_RESOURCES)
+    app = app_container(
+        "beat", runtime.image, ["beat"], BEAT_RESOURCES,
+        startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
+        livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
+    )
     template = pod_template(
         spec,
         "beat",

@@ -136,10 +136,11 @@ class Stack:
         wait_for(ready, 30, f"worker {queues} to connect")
         return worker
 
-    def start_beat(self) -> subprocess.Popen[bytes]:
-        """Start `entrypoint.sh beat`."""
+    def start_beat(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start `entrypoint.sh beat` (with its heartbeat under ``tmp_dir`` when given)."""
         log = open(self.work_dir / "beat.log", "ab")  # noqa: SIM115 - handed to the child
-        process = subprocess.Popen([str(ENTRYPOINT), "beat"], env=self.env, stdout=log,
+        env = {**self.env, "TMPDIR": str(tmp_dir)} if tmp_dir else self.env
+        process = subprocess.Popen([str(ENTRYPOINT), "beat"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
         log.close()

@@ -98,7 +98,7 @@ CELERY_ENABLE_UTC = True
 
 # Beat: one process, schedule in the database (django-celery-beat), so a restart knows when
 # each entry last ran. The nightly tasks are idempotent per day besides.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:HeartbeatDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "nightly-reconciliation": {
         "task": "notifications.tasks.maintenance_reconcile",
