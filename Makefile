@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 bootstrap: ## install Debian packages (when missing) and the Python venv
 	@scripts/bootstrap.sh

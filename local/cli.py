@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     status_parser.add_argument("--json", action="store_true")
     sub.add_parser("reset", help="stop everything and wipe the state dir")
     args = parser.parse_args(argv)
+    # Ctrl-C stops cleanly even when started with SIGINT ignored (a background job), and
     # SIGTERM (a CI runner, `kill`) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         topology = Topology.from_env()
