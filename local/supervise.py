@@ -298,11 +298,10 @@ def healthy(topology: Topology, process: Process) -> bool:
         return _http_ok(f"http://127.0.0.1:{port}/livez")
     if name == "nginx":
         return _http_ok(f"{topology.url}/livez") and _http_ok(f"{topology.origin_url}/livez")
-    if name.startswith("worker-"):
-        return worker_heartbeat_fresh(topology, name)
-    if port is not None:
-        return tcp_open(port)
-    return True  # beat: RUNNING past startsecs is what supervisord can tell
+    if name.startswith("worker-") or name == "beat":
+        return worker_heartbeat_fresh(topology, name)  # beat touches the same file per tick
+    assert port is not None
+    return tcp_open(port)
 
 
 def worker_heartbeat_fresh(topology: Topology, name: str, max_age: float = 30.0) -> bool:
