@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.common import name_tagger, rotating_key
 from components.data_catalog import BROKER_POLICY, SHARED_POLICY, cache_family
 
 REDIS_PORT = 6379
@@ -113,16 +114,10 @@ class Cache(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         family = cache_family(args.engine, args.engine_version)
 
-        def tags(resource: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{resource}"}
+        tags = name_tagger(name, args.tags)
 
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{args.name_prefix}: ElastiCache at-rest encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags("key"),
-            opts=child,
+        key = rotating_key(
+            f"{name}-key", f"{args.name_prefix}: ElastiCache at-rest encryption", tags("key"), child
         )
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-subnets",

@@ -12,6 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.common import name_tagger, rotating_key
+
 POOL_LABEL = "quintet.io/pool"
 """Node label (and taint key) naming the pool a node belongs to."""
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -189,16 +191,11 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("quintet:cluster:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def tags(resource: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{resource}"}
+        tags = name_tagger(name, args.tags)
 
-        key = aws.kms.Key(
-            f"{name}-secrets-key",
-            description=f"EKS secrets envelope encryption for {args.cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags("secrets-key"),
-            opts=child,
+        key = rotating_key(
+            f"{name}-secrets-key", f"EKS secrets envelope encryption for {args.cluster_name}",
+            tags("secrets-key"), child,
         )
         aws.kms.Alias(
             f"{name}-secrets-key-alias",

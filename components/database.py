@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.common import name_tagger, rotating_key
 from components.data_catalog import POSTGRES_STORAGE_TYPE, postgres_family
 
 POSTGRES_PORT = 5432
@@ -115,16 +116,11 @@ class Database(pulumi.ComponentResource):
         super().__init__("quintet:database:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def tags(resource: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{resource}"}
+        tags = name_tagger(name, args.tags)
 
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{args.identifier}: RDS storage, Performance Insights, master secret",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags("key"),
-            opts=child,
+        key = rotating_key(
+            f"{name}-key", f"{args.identifier}: RDS storage and Performance Insights",
+            tags("key"), child,
         )
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",

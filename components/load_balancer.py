@@ -15,6 +15,8 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
+from components.common import name_tagger
+
 HTTP_PORT, HTTPS_PORT = 80, 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.2 minimum, TLS 1.3 preferred
 
@@ -92,8 +94,7 @@ class LoadBalancer(pulumi.ComponentResource):
         super().__init__("quintet:loadbalancer:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def tags(resource: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{resource}"}
+        tags = name_tagger(name, args.tags)
 
         # Named by CIDR, not position: when Cloudflare publishes a new range, one rule is added
         # and none of the others is replaced.

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.common import name_tagger
 from components.subnets import plan_subnets
 
 NAT_NONE, NAT_SINGLE, NAT_PER_AZ = "none", "single", "per-az"
@@ -62,8 +63,7 @@ class Network(pulumi.ComponentResource):
             )
         self.availability_zones = list(zones[: args.az_count])
 
-        def tags(resource: str, **extra: str) -> dict[str, str]:
-            return {**args.tags, "Name": f"{name}-{resource}", **extra}
+        tags = name_tagger(name, args.tags)
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",

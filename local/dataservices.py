@@ -183,11 +183,11 @@ class DataServices:
             os.kill(pid, signal.SIGCONT)  # a frozen process cannot act on the stop signal
             os.kill(pid, signal.SIGINT if name in ("primary", "replica") else signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            if _alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-                while _alive(pid):
+                while pid_alive(pid):
                     time.sleep(0.02)
         self._pidfile(name).unlink(missing_ok=True)
 
@@ -386,7 +386,7 @@ logfile = {conf_dir / "pgbouncer.log"}
             pid = int(self._pidfile(name).read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def _wait(self, name: str, proc: subprocess.Popen[bytes], ready: object,
               timeout: float = 30.0) -> None:
@@ -403,8 +403,8 @@ logfile = {conf_dir / "pgbouncer.log"}
         raise DataServiceError(f"{name} not ready within {timeout}s")
 
 
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (reaping it if it is our child)."""
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children
         if waited == pid:

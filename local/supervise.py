@@ -23,7 +23,7 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from local.dataservices import PG_BIN
+from local.dataservices import PG_BIN, pid_alive
 from local.nginx import nginx_command, nginx_write
 from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
 
@@ -343,19 +343,6 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def pid_alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def collectstatic(topology: Topology) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local.dataservices import pid_alive
 from local.preflight import port_free
-from local.supervise import Supervisor, pid_alive
+from local.supervise import Supervisor
 from local.topology import CONTRACT, PROCESS_BASE
 from tests.e2e.conftest import RunningTopology
 
