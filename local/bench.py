@@ -316,8 +316,9 @@ def report_markdown(report: Report) -> str:
         f"| async vs sync throughput at 20 users | {loads['async-20'].rps:.1f} vs "
         f"{loads['sync-20'].rps:.1f} req/s | about 3x |",
         f"| app cache hit ratio, Zipf(s={hit['s']}) over {hit['keys']} feeds | "
-        f"{hit['ratio'] * 100:.1f} % ({hit['rebuilds']} rebuilds / {hit['requests']} requests)"
-        " | > 85 % on hot paths |",
+        f"{hit['ratio'] * 100:.1f} % warm ({hit['rebuilds']} rebuilds / {hit['requests']} "
+        f"requests); {hit['cold_ratio'] * 100:.1f} % in the cold phase before it "
+        f"({hit['cold_requests']} requests) | > 85 % on hot paths |",
         f"| stampede: rebuilds per cold key, {stampede_fig['concurrency']} concurrent | max "
         f"{stampede_fig['max_rebuilds']}, mean {stampede_fig['mean_rebuilds']:.1f} over "
         f"{stampede_fig['keys']} keys ({stampede_fig['ok']}/{stampede_fig['requests']} 200s) | "
@@ -334,8 +335,9 @@ def report_markdown(report: Report) -> str:
         "",
         "Reading the figures: Django under ASGI runs each sync request in a thread of its own, so "
         "at 20 users the sync variant is not limited to one request per process as on a sync "
-        "WSGI worker; here both throughputs are bounded by the two shared cores. The hit ratio "
-        "counts the first, cold request of every key touched in the short run as a miss.", "",
+        "WSGI worker; here both throughputs are bounded by the two shared cores. The warm hit "
+        "ratio is measured after a 10 s cold phase over the same keys; the cold phase counts "
+        "the first request of every key it touches as a miss.", "",
         "## Closing note", "",
         f"The edge answered the anonymous page at p50 {_ms(loads['edge'].p('50%'))} and "
         f"{loads['edge'].rps:.0f} req/s; the origin's uncached database read ran at p50 "
@@ -410,13 +412,22 @@ def run(topology: Topology) -> Report:
                 topology, user, host=origin, users=users, seconds=10, label=f"{kind}-{users}")
     _say("bench: Zipf hot path on the app cache ...")
     prefix, keys, s = f"zipf-{uuid.uuid4().hex[:6]}", 1000, 1.1
+    zipf_env = {"BENCH_ZIPF_PREFIX": prefix, "BENCH_ZIPF_KEYS": str(keys), "BENCH_ZIPF_S": str(s)}
+    # A cold phase first: every key's first request is a miss by definition. The article's
+    # figure is a steady-state one, so the ratio is measured on the warm phase that follows,
+    # and the cold phase's own ratio is reported beside it.
+    cold = locust(topology, "ZipfFeed", host=origin, users=10, seconds=10, label="zipf-cold",
+                  env=zipf_env)
+    cold_built = sum(rebuilds(topology, prefix).values())
     zipf = locust(topology, "ZipfFeed", host=origin, users=10, seconds=15, label="zipf",
-                  env={"BENCH_ZIPF_PREFIX": prefix, "BENCH_ZIPF_KEYS": str(keys),
-                       "BENCH_ZIPF_S": str(s)})
+                  env=zipf_env)
     report.loads["zipf"] = zipf
-    built = sum(rebuilds(topology, prefix).values())
-    report.figures["hit_ratio"] = {"ratio": 1 - built / max(zipf.requests, 1), "keys": keys,
-                                   "s": s, "rebuilds": built, "requests": zipf.requests}
+    built = sum(rebuilds(topology, prefix).values()) - cold_built
+    report.figures["hit_ratio"] = {
+        "ratio": 1 - built / max(zipf.requests, 1), "keys": keys, "s": s, "rebuilds": built,
+        "requests": zipf.requests,
+        "cold_ratio": 1 - cold_built / max(cold.requests, 1), "cold_requests": cold.requests,
+    }
     _say("bench: stampede on cold keys ...")
     report.figures["stampede"] = stampede(topology)
     _say("bench: PgBouncer connection storm ...")
