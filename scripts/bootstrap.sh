@@ -40,9 +40,12 @@ reqs=(requirements/kit.txt requirements/dev.txt)
 sum=$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "quintet: installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1
   args=()
   for r in "${reqs[@]}"; do args+=(-r "$r"); done
-  .venv/bin/python -m pip install -q --disable-pip-version-check "${args[@]}"
+  # This machine's pip config names local index folders that may be absent; pip warns about
+  # each one. Keep everything else it says (pipefail keeps pip's own exit status).
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 \
+    | { grep -v '^WARNING: Location .* is ignored' || true; }
   echo "$sum" > "$stamp"
 fi

@@ -7,6 +7,7 @@ ARNs, endpoints), all deterministic, so two runs record the same bytes.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -318,6 +319,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime drives the current thread's event loop; asyncio.run() elsewhere in the
+    same process (an async test, a tool) leaves none behind, so make one when it is missing."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(
     program: Callable[[], None],
     *,
@@ -329,6 +341,7 @@ def run_program(
 
     Exceptions from the program (a ``ConfigError`` above all) propagate to the caller.
     """
+    _ensure_event_loop()
     region = config.get("aws:region", "eu-west-2")
     invokes: list[RecordedInvoke] = []
     mocks = PlanMocks(region, invokes)

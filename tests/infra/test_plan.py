@@ -97,3 +97,14 @@ def test_plan_runs_without_network():
     result = plan_cli("--stack", "prod", "--json", prefix=("unshare", "-n"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["stack"] == "prod"
+
+
+def test_a_run_after_asyncio_run_elsewhere_in_the_process_still_works():
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())  # what an async app test does: leaves no current event loop
+    run = run_program(lambda: None, stack="dev", config={}, secret_keys=[])
+    assert run.resources == []
