@@ -24,3 +24,29 @@ def article_create(*, section_slug: str, title: str, body: str) -> Article:
     article = Article.objects.create(section=section, slug=slug, title=title, body=body)
     cache_invalidate_on_commit(keys=[feed_key(), feed_key(section_slug=section_slug)])
     return article
+
+
+ARTICLE_NOT_FOUND = "no such article"
+
+
+class ArticleNotFound(LookupError):
+    """The article to edit does not exist."""
+
+
+@transaction.atomic
+def article_update(*, slug: str, title: str | None = None, body: str | None = None) -> Article:
+    """Edit an article's title or body and drop the feeds that show it, once committed."""
+    changes = {k: v for k, v in {"title": title, "body": body}.items() if v is not None}
+    # select_for_update: two concurrent edits serialise instead of one silently losing.
+    article = Article.objects.select_for_update().select_related("section").filter(
+        slug=slug).first()
+    if article is None:
+        raise ArticleNotFound(ARTICLE_NOT_FOUND)
+    for field, value in changes.items():
+        setattr(article, field, value)
+    if changes:
+        article.save(update_fields=list(changes))
+        cache_invalidate_on_commit(
+            keys=[feed_key(), feed_key(section_slug=article.section.slug)]
+        )
+    return article

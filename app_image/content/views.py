@@ -11,7 +11,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from content.selectors import article_get, feed_get
-from content.services import article_create
+from content.services import ArticleNotFound, article_create, article_update
 
 
 class FeedHomeView(View):
@@ -55,3 +55,24 @@ class ArticleCreateApi(View):
             return JsonResponse({"error": "expected JSON {section, title, body}"}, status=400)
         article = article_create(section_slug=section, title=title, body=body)
         return JsonResponse({"slug": article.slug}, status=201)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ArticleUpdateApi(View):
+    """Edit an article (JSON PATCH of title and/or body). Forks guard it like publishing."""
+
+    def patch(self, request: HttpRequest, slug: str) -> JsonResponse:
+        """Validate, update, answer 200 with the slug, or 404."""
+        try:
+            data = json.loads(request.body)
+            if not isinstance(data, dict) or not {"title", "body"} & set(data):
+                raise ValueError
+            title = str(data["title"]) if "title" in data else None
+            body = str(data["body"]) if "body" in data else None
+        except (ValueError, TypeError):
+            return JsonResponse({"error": "expected JSON {title?, body?}"}, status=400)
+        try:
+            article = article_update(slug=slug, title=title, body=body)
+        except ArticleNotFound as missing:
+            return JsonResponse({"error": str(missing)}, status=404)
+        return JsonResponse({"slug": article.slug})

@@ -196,3 +196,31 @@ def test_a_hung_cache_costs_one_socket_timeout_then_the_breaker_skips_it(
           f"(max {max(timings) * 1000:.0f} ms), median {median * 1000:.0f} ms")
     assert len(slow) <= 4, timings  # at most one per uvicorn worker (2), with slack
     assert max(timings) < 2.0, timings
+
+
+def test_an_article_edit_drops_the_cached_feeds_on_commit(
+    web: WebServer, dataservices: DataServices
+) -> None:
+    section = f"edit-{uuid.uuid4().hex[:6]}"
+    slug = _publish(web, "Before the edit", section=section)
+    assert "Before the edit" in httpx.get(f"{web.url}/sections/{section}/").text  # now cached
+    cache = _cache_client(dataservices)
+
+    def cached_feeds() -> list[bytes]:  # the feed entry itself, not its rebuild counter
+        return [k for k in cache.keys(f"*feed:{section}") if b"rebuilds" not in k]
+
+    assert cached_feeds()
+    edited = httpx.patch(f"{web.url}/api/articles/{slug}/", json={"title": "After the edit"})
+    assert edited.status_code == 200, edited.text
+    assert cached_feeds() == []
+    # A fresh client (no read-your-writes pin) sees the edit: the feed was rebuilt, not stale.
+    assert "After the edit" in httpx.get(f"{web.url}/sections/{section}/").text
+    assert "After the edit" in httpx.get(f"{web.url}/articles/{slug}/").text
+
+
+def test_article_edit_refuses_bad_input_and_unknown_articles(web: WebServer) -> None:
+    slug = _publish(web, f"Refusals {uuid.uuid4().hex[:6]}")
+    assert httpx.patch(f"{web.url}/api/articles/{slug}/", json={}).status_code == 400
+    assert httpx.patch(f"{web.url}/api/articles/{slug}/", content=b"nope").status_code == 400
+    missing = httpx.patch(f"{web.url}/api/articles/no-such-slug/", json={"title": "x"})
+    assert missing.status_code == 404 and missing.json() == {"error": "no such article"}

@@ -98,27 +98,32 @@ def test_static_files_are_served_by_the_edge(running: RunningTopology) -> None:
 def test_article_edit_invalidates_the_app_cache_and_the_page_shows_it(
     running: RunningTopology,
 ) -> None:
+    base = running.topology.url
     section = f"e2e-{uuid.uuid4().hex[:8]}"
-    page = f"{running.topology.url}/sections/{section}/"
-    title = f"Edited {uuid.uuid4().hex[:8]}"
-    before = _get(page)  # builds and caches the (empty) feed in the app cache, and at the edge
-    assert before.headers["x-cache-status"] == "MISS" and title not in before.text
-
-    created = _post(f"{running.topology.url}/api/articles/",
-                    json={"section": section, "title": title, "body": "e2e"})
+    page = f"{base}/sections/{section}/"
+    before, after = f"Before {uuid.uuid4().hex[:8]}", f"After {uuid.uuid4().hex[:8]}"
+    created = _post(f"{base}/api/articles/", json={"section": section, "title": before,
+                                                   "body": "e2e"})
     assert created.status_code == 201, created.text
-    pin = _cookie(created, "q_rw")
+    slug = created.json()["slug"]
+    first = _get(page)  # caches the feed in the app cache, and the page at the edge
+    assert first.headers["x-cache-status"] == "MISS" and before in first.text
+    assert _get(page).headers["x-cache-status"] == "HIT"
+
+    edited = httpx.patch(f"{base}/api/articles/{slug}/", json={"title": after}, timeout=TIMEOUT)
+    assert edited.status_code == 200, edited.text
+    pin = _cookie(edited, "q_rw")
 
     # The editor (read-your-writes cookie) skips the edge; the app cache was dropped on commit.
     editor = _get(page, headers={"Cookie": f"q_rw={pin}"})
     assert editor.headers["x-cache-status"] == "BYPASS"
-    assert title in editor.text
+    assert after in editor.text and before not in editor.text
     # Anyone asking the origin afresh sees it too (a new edge key, the same app cache key).
     fresh = _get(f"{page}?after-edit=1")
-    assert fresh.headers["x-cache-status"] == "MISS" and title in fresh.text
-    # The old edge copy lives out its max-age: the edge honours the app's Cache-Control.
+    assert fresh.headers["x-cache-status"] == "MISS" and after in fresh.text
+    # The old edge copy lives out its short max-age: the edge honours the app's Cache-Control.
     edge = _get(page)
-    assert edge.headers["x-cache-status"] == "HIT"
+    assert edge.headers["x-cache-status"] == "HIT" and before in edge.text
     assert "max-age=" in edge.headers["cache-control"]
 
 
