@@ -138,9 +138,12 @@ def _unknown_key_problem(full_key: str) -> str:
     )
 
 
-def _looks_secret(key: str) -> bool:
-    flat = key.lower().replace("_", "").replace("-", "")
-    return any(word in flat for word in SECRET_WORDS)
+def _must_be_secret(full_key: str) -> bool:
+    """A key declared secret in the model, or any key whose name says it holds a secret."""
+    namespace, _, key = full_key.partition(":")
+    leaf = leaves_by_key().get(key) if namespace == CONFIG_NAMESPACE else None
+    flat = full_key.lower().replace("_", "").replace("-", "")
+    return bool(leaf and leaf.spec.secret) or any(word in flat for word in SECRET_WORDS)
 
 
 def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -163,28 +166,24 @@ def _build(cls: type, tree: Mapping[str, Any]) -> Any:
 
 def load_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
     """Validates raw stack config and returns the stack's settings, or raises ``ConfigError``."""
-    problems: list[str] = []
-    ours = {k: v for k, v in raw.items() if k.startswith(f"{CONFIG_NAMESPACE}:")}
-    for full_key, value in raw.items():
-        if _looks_secret(full_key) and full_key not in secret_keys:
-            problems.append(
-                f"{full_key}: a plain-text value is not allowed for a secret; "
-                f"set it with `pulumi config set --secret {full_key} <value>`"
-            )
-            del value
     by_key = leaves_by_key()
+    plain_secrets = [k for k in raw if _must_be_secret(k) and k not in secret_keys]
+    # The value itself is never echoed: it was meant to be secret.
+    problems = [
+        f"{k}: a plain-text value is not allowed for a secret; "
+        f"set it with `pulumi config set --secret {k} <value>`"
+        for k in plain_secrets
+    ]
+    ours = {
+        k: v for k, v in raw.items()
+        if k.startswith(f"{CONFIG_NAMESPACE}:") and k not in plain_secrets
+    }
     values: dict[str, Any] = {}
     for full_key, value in ours.items():
         key = full_key.split(":", 1)[1]
         leaf = by_key.get(key)
         if leaf is None:
             problems.append(_unknown_key_problem(full_key))
-            continue
-        if leaf.spec.secret and full_key not in secret_keys:
-            problems.append(
-                f"{full_key}: a plain-text value is not allowed for a secret; "
-                f"set it with `pulumi config set --secret {full_key} <value>`"
-            )
             continue
         try:
             parsed = parse_value(leaf, value)

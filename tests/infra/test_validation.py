@@ -81,3 +81,11 @@ def test_nothing_is_declared_on_bad_config():
     )
     assert caught and "quintet:azCount" in str(caught[0])
     assert run.resources == []
+
+
+def test_a_plain_text_secret_is_refused_without_echoing_it(config_error):
+    message = config_error("dev", {"quintet:opsPagerToken": "hunter2-in-the-clear"})
+    assert message == (
+        "quintet:opsPagerToken: a plain-text value is not allowed for a secret; "
+        "set it with `pulumi config set --secret quintet:opsPagerToken <value>`"
+    )
