@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import time
+import xmlrpc.client
 from dataclasses import asdict
 
 from local.dataservices import DataServiceError
@@ -210,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("quintet: interrupted; everything started was stopped", file=sys.stderr)
         return 130
+    except (xmlrpc.client.Fault, xmlrpc.client.ProtocolError, OSError) as error:
+        # supervisord is starting or shutting down (or gone) between our checks and the call.
+        print(f"quintet: supervisord did not answer ({error}); it may be starting or "
+              "stopping: try again in a few seconds, or `make down`", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

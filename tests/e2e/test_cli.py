@@ -80,3 +80,20 @@ def test_status_and_down_when_nothing_runs(tmp_path: Path) -> None:
     assert _cli(env, "status").returncode == 1
     down = _cli(env, "down")
     assert down.returncode == 0 and "not running" in down.stdout
+
+
+def test_status_while_supervisord_shuts_down_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import xmlrpc.client
+
+    def shutting_down(self: object) -> None:
+        raise xmlrpc.client.Fault(6, "SHUTDOWN_STATE")
+
+    monkeypatch.setenv("QUINTET_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr("local.supervise.Supervisor.pid", lambda self: 4242)
+    monkeypatch.setattr("local.supervise.Supervisor.status", shutting_down)
+    assert cli.main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("quintet: supervisord did not answer") and "SHUTDOWN_STATE" in err
+    assert "Traceback" not in err
