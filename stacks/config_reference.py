@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from stacks.generated import write_or_check
 from stacks.project_file import tier_defaults
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import Leaf, leaves
@@ -68,18 +68,7 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``--write`` rewrites the page; otherwise exit 1 when it is stale."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(text)
-        return 0
-    if not DOC.exists() or DOC.read_text() != text:
-        print("docs/configuration.md is stale: run make docs")
-        return 1
-    return 0
+    return write_or_check(DOC, render(), regenerate="make docs", argv=argv)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ after changing the model; a test fails while Pulumi.yaml is stale.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 import yaml
 
+from stacks.generated import write_or_check
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import Leaf, leaves
 from stacks.stack_files import PROJECT_FILE
@@ -77,18 +77,8 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``--write`` rewrites Pulumi.yaml; ``--check`` exits 1 when it is stale."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        PROJECT_FILE.write_text(text)
-        return 0
-    if not PROJECT_FILE.exists() or PROJECT_FILE.read_text() != text:
-        print("Pulumi.yaml is stale: run .venv/bin/python -m stacks.project_file --write")
-        return 1
-    return 0
+    """``--write`` rewrites Pulumi.yaml; otherwise exit 1 when it is stale."""
+    return write_or_check(PROJECT_FILE, render(), regenerate="make docs", argv=argv)
 
 
 if __name__ == "__main__":
