@@ -58,6 +58,7 @@ def build_data_tier(
             log_min_duration_ms=db.log_min_duration_ms,
             maintenance_window=db.maintenance_window,
             backup_window=db.backup_window,
+            # One data-tier switch (quintet:dataApplyImmediately), kept with the cache settings.
             apply_immediately=redis.apply_immediately,
         ),
         opts=opts,

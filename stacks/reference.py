@@ -38,11 +38,7 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
             cidr=net.cidr,
             az_count=net.az_count,
             nat_strategy=net.nat_strategy,
-            subnet_prefixes={
-                "public": net.public_prefix,
-                "private": net.private_prefix,
-                "isolated": net.isolated_prefix,
-            },
+            subnet_prefixes=net.subnet_prefixes,
             cluster_name=prefix,
         ),
         opts=with_aws,

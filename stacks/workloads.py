@@ -3,12 +3,10 @@ writes where the deployed objects carry runtime values and secrets."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.database import DatabaseArgs
 from components.subnets import plan_subnets
 from k8s.spec import QueueSpec, Resources, Runtime, SecretValues, WorkloadSpec
 from stacks.settings import Settings
@@ -20,20 +18,12 @@ if TYPE_CHECKING:
     from stacks.data_tier import DataTier
 
 RENDER_SECRET = "SET-AT-DEPLOY-TIME"
-# The role the app logs in as: the data tier's master user, until an app role of its own exists.
-DATABASE_USER = next(
-    f.default for f in dataclasses.fields(DatabaseArgs) if f.name == "master_username"
-)
 
 
 def _subnet_cidrs(settings: Settings, tier: str) -> tuple[str, ...]:
     net = settings.network
-    prefixes = {
-        "public": net.public_prefix,
-        "private": net.private_prefix,
-        "isolated": net.isolated_prefix,
-    }
-    return tuple(p.cidr for p in plan_subnets(net.cidr, net.az_count, prefixes) if p.tier == tier)
+    plans = plan_subnets(net.cidr, net.az_count, net.subnet_prefixes)
+    return tuple(p.cidr for p in plans if p.tier == tier)
 
 
 def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
@@ -82,7 +72,8 @@ def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
             "UPSTREAM_ADDRESS_URL": work.upstream_address_url,
         },
         database_name=settings.database.name,
-        database_user=DATABASE_USER,
+        # The app logs in as the data tier's master user until it has a role of its own.
+        database_user=settings.database.master_username,
     )
 
 
@@ -127,11 +118,7 @@ def build_workloads_tier(
     from components.workloads import Workloads, WorkloadsArgs
 
     database, cache = data.database, data.cache
-    spec = dataclasses.replace(
-        workload_spec(settings, stack),
-        database_user=database.master_username,
-        database_name=database.db_name,
-    )
+    spec = workload_spec(settings, stack)
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
     replicas = database.replica_addresses
     return Workloads(

@@ -219,11 +219,7 @@ def cross_field_problems(settings: Settings) -> list[str]:
     problems: list[str] = []
     net = settings.network
     vpc_prefix = ipaddress.ip_network(net.cidr).prefixlen
-    prefixes = {
-        "public": net.public_prefix,
-        "private": net.private_prefix,
-        "isolated": net.isolated_prefix,
-    }
+    prefixes = net.subnet_prefixes
     for tier, prefix in prefixes.items():
         if prefix <= vpc_prefix:
             problems.append(

@@ -50,6 +50,15 @@ class NetworkSettings:
         minimum=16, maximum=28,
     )
 
+    @property
+    def subnet_prefixes(self) -> dict[str, int]:
+        """Prefix length per subnet tier, as ``components.subnets.plan_subnets`` takes it."""
+        return {
+            "public": self.public_prefix,
+            "private": self.private_prefix,
+            "isolated": self.isolated_prefix,
+        }
+
 
 @dataclass(frozen=True)
 class NodePoolSettings:
