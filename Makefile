@@ -18,22 +18,22 @@ venv: ## install only the Python venv (enough for plan, lint and mock tests)
 	@scripts/bootstrap.sh --python-only
 
 plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
-	@$(PY) -m stacks.plan --stack "$(STACK)" $(if $(JSON),--json,)
+	@$(PY) -m offline.plan --stack "$(STACK)" $(if $(JSON),--json,)
 
 new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
-	@$(PY) -m stacks.new_stack --name "$(NAME)" --from "$(FROM)"
+	@$(PY) -m offline.new_stack --name "$(NAME)" --from "$(FROM)"
 
 diagram: bootstrap ## architecture diagram of STACK=<s> (or all shipped stacks) under docs/diagrams
-	@$(PY) -m stacks.diagram $(if $(filter command line,$(origin STACK)),$(STACK),dev staging prod)
+	@$(PY) -m offline.diagram $(if $(filter command line,$(origin STACK)),$(STACK),dev staging prod)
 
 snapshots: venv ## rewrite the committed plan snapshots of dev, staging and prod
-	@$(PY) -m stacks.snapshot --write dev staging prod
+	@$(PY) -m offline.snapshot --write dev staging prod
 
 plan-diff: venv ## what STACK=<s> now declares differently from its committed snapshot
-	@$(PY) -m stacks.snapshot --diff "$(STACK)"
+	@$(PY) -m offline.snapshot --diff "$(STACK)"
 
 render: venv ## the stack's Kubernetes objects as YAML under build/k8s/STACK/ (placeholders for secrets)
-	@$(PY) -m stacks.render --stack "$(STACK)"
+	@$(PY) -m offline.render --stack "$(STACK)"
 
 lint: venv ## ruff and import-linter
 	@.venv/bin/ruff check .
@@ -42,8 +42,8 @@ lint: venv ## ruff and import-linter
 	@.venv/bin/hadolint app_image/Dockerfile
 
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
-	@$(PY) -m stacks.project_file --write
-	@$(PY) -m stacks.config_reference --write
+	@$(PY) -m offline.project_file --write
+	@$(PY) -m offline.config_reference --write
 
 test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
 	@$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from offline.mocks import ProgramRun, run_program
+from offline.stack_files import engine_string, read_stack_config
 from stacks.errors import ConfigError
-from stacks.mocks import ProgramRun, run_program
 from stacks.program import main
-from stacks.stack_files import engine_string, read_stack_config
 
 SHIPPED_STACKS = ("dev", "staging", "prod")
 

@@ -27,7 +27,7 @@ ADDONS = {
 
 
 def _settings(stack):
-    from stacks.stack_files import read_stack_config
+    from offline.stack_files import read_stack_config
 
     config = read_stack_config(stack)
     return load_settings(config.values, config.secret_keys)

@@ -9,13 +9,13 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret
 
 from components.data_catalog import BROKER_POLICY, LRU_POLICIES, SHARED_POLICY
+from offline.mocks import ProgramRun, RecordedResource, run_program
+from offline.plan import render_json
+from offline.stack_files import read_stack_config
 from stacks import reference
 from stacks.connections import connection_budget_for
-from stacks.mocks import ProgramRun, RecordedResource, run_program
-from stacks.plan import render_json
 from stacks.program import main
 from stacks.settings import load_settings
-from stacks.stack_files import read_stack_config
 
 RDS = "aws:rds/instance:Instance"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.mocks import CLOUDFLARE_MOCK_IPV4
+from offline.mocks import CLOUDFLARE_MOCK_IPV4
 from tests.infra.conftest import SHIPPED_STACKS
 
 ROOT = Path(__file__).resolve().parents[2]

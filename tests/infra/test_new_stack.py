@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.mocks import run_program
-from stacks.new_stack import ForkError, new_stack
+from offline.mocks import run_program
+from offline.new_stack import ForkError, new_stack
+from offline.stack_files import read_stack_config
 from stacks.program import main
-from stacks.stack_files import read_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from stacks.mocks import SECRET_MASK, run_program
-from stacks.plan import plan_document, render_json, render_tree
+from offline.mocks import SECRET_MASK, run_program
+from offline.plan import plan_document, render_json, render_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def plan_cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "stacks.plan", *args],
+        [*prefix, sys.executable, "-m", "offline.plan", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import yaml
 
-from stacks.mocks import run_program
-from stacks.new_stack import TIER_STARTERS
-from stacks.project_file import render, tier_defaults
+from offline.mocks import run_program
+from offline.new_stack import TIER_STARTERS
+from offline.project_file import render, tier_defaults
+from offline.stack_files import available_stacks, engine_string, read_stack_config
 from stacks.settings import load_settings
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import leaves
-from stacks.stack_files import available_stacks, engine_string, read_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pulumi_yaml_is_generated_from_the_model():
     assert (ROOT / "Pulumi.yaml").read_text() == render(), (
-        "Pulumi.yaml is stale: run .venv/bin/python -m stacks.project_file --write"
+        "Pulumi.yaml is stale: run .venv/bin/python -m offline.project_file --write"
     )
 
 
@@ -64,7 +64,7 @@ def test_main_module_declares_the_reference_stack(stack_run):
 
 
 def test_configuration_reference_is_current():
-    from stacks.config_reference import DOC
-    from stacks.config_reference import render as render_reference
+    from offline.config_reference import DOC
+    from offline.config_reference import render as render_reference
 
     assert DOC.read_text() == render_reference(), "docs/configuration.md is stale: make docs"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stacks.plan import plan_document
-from stacks.snapshot import diff_plans, snapshot_path, summary
+from offline.plan import plan_document
+from offline.snapshot import diff_plans, snapshot_path, summary
 from tests.infra.conftest import SHIPPED_STACKS
 
 
@@ -54,7 +54,7 @@ def test_identical_plans_have_no_diff():
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_architecture_diagram_is_current(stack_run, stack):
-    from stacks.diagram import DIAGRAM_DIR, render_dot
+    from offline.diagram import DIAGRAM_DIR, render_dot
 
     committed = DIAGRAM_DIR / f"{stack}.dot"
     assert committed.exists(), f"no diagram for {stack}: run make diagram"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from offline.mocks import run_program
 from stacks.errors import ConfigError
-from stacks.mocks import run_program
 from stacks.program import main
 
 

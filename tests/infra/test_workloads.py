@@ -11,9 +11,9 @@ import pytest
 
 from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
-from stacks.mocks import ProgramRun, mask_secrets, run_program
+from offline.mocks import ProgramRun, mask_secrets, run_program
+from offline.stack_files import read_stack_config
 from stacks.settings import load_settings
-from stacks.stack_files import read_stack_config
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

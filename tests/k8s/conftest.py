@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from k8s.build import build_groups
+from offline.stack_files import read_stack_config
 from stacks.settings import Settings, load_settings
-from stacks.stack_files import read_stack_config
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
 SHIPPED_STACKS = ("dev", "staging", "prod")

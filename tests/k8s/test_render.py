@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from stacks.render import main, render_stack, write_stack
+from offline.render import main, render_stack, write_stack
 from stacks.workloads import RENDER_SECRET
 from tests.k8s.conftest import groups_of
 

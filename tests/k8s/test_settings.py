@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from offline.stack_files import engine_string, read_stack_config
 from stacks.errors import ConfigError
 from stacks.settings import load_settings
-from stacks.stack_files import engine_string, read_stack_config
 
 
 def load(stack: str, **overrides: object):

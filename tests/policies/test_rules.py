@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from offline.plan import plan_document
 from policies.rules import RULES, Resource, check_all
-from stacks.plan import plan_document
 from tests.infra.conftest import SHIPPED_STACKS
 
 

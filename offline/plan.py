@@ -1,6 +1,6 @@
 """The offline plan: run the real program for a stack under mocks and print what it declares.
 
-``python -m stacks.plan --stack prod`` prints the resource tree; ``--json`` prints only JSON,
+``python -m offline.plan --stack prod`` prints the resource tree; ``--json`` prints only JSON,
 byte-identical between runs, secrets masked. Exit 2 on bad config, with the validation message.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pulumi
 
-from stacks.mocks import ProgramRun, run_program
-from stacks.stack_files import read_stack_config
+from offline.mocks import ProgramRun, run_program
+from offline.stack_files import read_stack_config
 
 
 def plan_stack(stack: str) -> ProgramRun:

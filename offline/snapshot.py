@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from stacks.plan import plan_document, plan_stack  # late: provider imports are slow
+    from offline.plan import plan_document, plan_stack  # late: provider imports are slow
 
     if args.write:
         SNAPSHOT_DIR.mkdir(exist_ok=True)
@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"stack {args.diff}: {summary(old, new)} (against {path.name})")
         print("\n".join(lines) if lines else "no changes")
         return 0
-    print("usage: python -m stacks.snapshot --write STACK... | --diff STACK", file=sys.stderr)
+    print("usage: python -m offline.snapshot --write STACK... | --diff STACK", file=sys.stderr)
     return 2
 
 

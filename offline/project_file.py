@@ -5,7 +5,7 @@ whose default depends on the tier cannot carry a default there: the CLI would ha
 to every stack and override the tier preset, and a declared key without a default is required
 in every stack file. Such keys are declared with their type and a description that states the
 default per tier, under a name the CLI does not enforce (``quintet:`` keys are validated by the
-program itself, before any resource is declared). Run ``python -m stacks.project_file --write``
+program itself, before any resource is declared). Run ``python -m offline.project_file --write``
 after changing the model; a test fails while Pulumi.yaml is stale.
 """
 
@@ -16,16 +16,16 @@ from typing import Any
 
 import yaml
 
-from stacks.generated import write_or_check
+from offline.generated import write_or_check
+from offline.stack_files import PROJECT_FILE
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import Leaf, leaves
-from stacks.stack_files import PROJECT_FILE
 
 HEADER = """\
 # quintet: the Pulumi project. `make plan STACK=<name>` shows what a stack declares, offline.
 #
 # The config block below is generated from stacks/settings/model.py
-# (`.venv/bin/python -m stacks.project_file --write`); a test fails when it is stale.
+# (`.venv/bin/python -m offline.project_file --write`); a test fails when it is stale.
 # Keys with one default for every tier carry it as `default`. Keys whose default depends on the
 # tier carry no `default` (the CLI would apply it over the tier preset) and are listed under
 # `template.config` with their per-tier defaults instead; the program validates every key.

@@ -14,7 +14,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from stacks.mocks import ProgramRun, RecordedResource
+from offline.mocks import ProgramRun, RecordedResource
 
 DIAGRAM_DIR = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
 
@@ -75,7 +75,7 @@ def render_dot(run: ProgramRun) -> str:
 
 def write_diagram(stack: str) -> Path:
     """Writes docs/diagrams/<stack>.dot and, where Graphviz is installed, .svg."""
-    from stacks.plan import plan_stack  # late: provider imports are slow
+    from offline.plan import plan_stack  # late: provider imports are slow
 
     DIAGRAM_DIR.mkdir(parents=True, exist_ok=True)
     dot_path = DIAGRAM_DIR / f"{stack}.dot"

@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from k8s.build import build_groups
+from offline.stack_files import ROOT, read_stack_config
 from stacks.errors import ConfigError
 from stacks.settings import load_settings
-from stacks.stack_files import ROOT, read_stack_config
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
 OUT_DIR = ROOT / "build" / "k8s"

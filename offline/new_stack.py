@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from offline.stack_files import ROOT, available_stacks
 from stacks.settings.model import TIERS
-from stacks.stack_files import ROOT, available_stacks
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 # Keys a fork should not inherit blindly, with why; the value stays (so it plans) but is marked.
