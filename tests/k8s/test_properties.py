@@ -10,16 +10,15 @@ import pytest
 from k8s.pgbouncer import pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
+from k8s.workers import WORKER_HEALTH_COMMAND
 from stacks.connections import connection_budget_for
 from tests.k8s.conftest import SHIPPED_STACKS, named, of_kind, pod_spec
 
 WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
-# Probes each container must have, where it differs from all three: beat takes no traffic, so
-# no readiness (its liveness reads the heartbeat its scheduler keeps); the migrations Job runs to
+# Probes each container must have, where it differs from all three: the migrations Job runs to
 # completion and is watched by the Job controller and Pulumi's await, not by probes.
 ALL_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 PROBES_WANTED = {
-    ("Deployment", "beat", "beat"): ("startupProbe", "livenessProbe"),
     ("Job", "migrate", "migrate"): (),
 }
 
@@ -93,6 +92,16 @@ def test_every_long_running_container_has_probes(stack, stack_objects) -> None:
             where = "/".join(key)
             for probe in PROBES_WANTED.get(key, ALL_PROBES):
                 assert probe in c, f"{where} has no {probe}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_beat_readiness_reads_the_heartbeat_like_its_liveness(stack, stack_objects) -> None:
+    # A readiness probe that always passed would satisfy a scanner and mean nothing: beat is
+    # Ready only while its scheduler's heartbeat is fresh, the same check liveness makes.
+    _, objects = stack_objects(stack)
+    beat = pod_spec(named(objects, "Deployment", "beat"))["containers"][0]
+    assert beat["readinessProbe"]["exec"] == beat["livenessProbe"]["exec"]
+    assert beat["readinessProbe"]["exec"]["command"] == list(WORKER_HEALTH_COMMAND)
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
