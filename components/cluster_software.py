@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import POOL_LABEL
+from k8s.meta import READINESS_GATE_ON
 
 LB_CONTROLLER_SA = "aws-load-balancer-controller"
 AUTOSCALER_SA = "cluster-autoscaler"
@@ -257,6 +258,11 @@ class ClusterSoftware(pulumi.ComponentResource):
                     "serviceAccount": {"create": True, "name": LB_CONTROLLER_SA},
                     # Only TargetGroupBindings: leave Services of type LoadBalancer alone.
                     "enableServiceMutatorWebhook": False,
+                    # Readiness gates: the pod webhook acts only on pods that carry the label (in
+                    # namespaces that carry it too), and refuses to create them while it is down,
+                    # so no web pod ever starts without its target-health gate.
+                    "objectSelector": {"matchLabels": dict(READINESS_GATE_ON)},
+                    "podMutatorWebhookConfig": {"failurePolicy": "Fail"},
                     **on_system_pool,
                 },
                 after=[lbc_identity],

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.cluster import ami_type_for, kubeconfig
+from k8s.meta import READINESS_GATE_LABEL
 from stacks.settings import load_settings
 from tests.infra.conftest import SHIPPED_STACKS
 
@@ -201,6 +202,17 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
     assert ca["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert ca["autoDiscovery"]["clusterName"] == "quintet-prod"
     assert ca["image"]["tag"] == "v1.33.0"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_lb_controller_gates_the_labelled_pods_and_fails_closed(stack_run, stack):
+    # The chart's pod webhook must select the pods the workloads label (k8s.meta) and refuse to
+    # create them while it is down: with the default Ignore a pod would start ungated.
+    values = stack_run(stack).named("cluster-software-aws-load-balancer-controller").inputs[
+        "values"
+    ]
+    assert values["objectSelector"] == {"matchLabels": {READINESS_GATE_LABEL: "enabled"}}
+    assert values["podMutatorWebhookConfig"] == {"failurePolicy": "Fail"}
 
 
 def test_autoscaler_may_resize_only_this_clusters_groups(stack_run):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from k8s.meta import READINESS_GATE_LABEL
 from k8s.pgbouncer import pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
@@ -102,6 +103,35 @@ def test_beat_readiness_reads_the_heartbeat_like_its_liveness(stack, stack_objec
     beat = pod_spec(named(objects, "Deployment", "beat"))["containers"][0]
     assert beat["readinessProbe"]["exec"] == beat["livenessProbe"]["exec"]
     assert beat["readinessProbe"]["exec"]["command"] == list(WORKER_HEALTH_COMMAND)
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pod_behind_a_target_group_binding_gets_the_readiness_gate(stack, stack_objects):
+    # The controller injects the gate into a pod when its namespace carries the label and (with
+    # the chart's object selector, components.cluster_software) the pod does too, and a
+    # TargetGroupBinding's Service selects it.
+    _, objects = stack_objects(stack)
+    namespaces = {n["metadata"]["name"]: n for n in of_kind(objects, "Namespace")}
+    gated = []
+    for binding in of_kind(objects, "TargetGroupBinding"):
+        assert binding["spec"]["targetType"] == "ip"  # gates exist for ip targets only
+        service = named(objects, "Service", binding["spec"]["serviceRef"]["name"])
+        for obj in workloads(objects):
+            pod_labels = obj["spec"]["template"]["metadata"]["labels"]
+            if obj["metadata"]["namespace"] != binding["metadata"]["namespace"]:
+                continue
+            if not _selects(service["spec"]["selector"], pod_labels):
+                continue
+            where = f"{obj['kind']}/{obj['metadata']['name']}"
+            namespace = namespaces[obj["metadata"]["namespace"]]
+            assert namespace["metadata"]["labels"].get(READINESS_GATE_LABEL) == "enabled", where
+            assert pod_labels.get(READINESS_GATE_LABEL) == "enabled", where
+            gated.append(where)
+    assert gated == ["Deployment/web"]
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
