@@ -78,6 +78,7 @@ def build_compute_edge(
     prefix: str,
     region: str,
     aws_provider: aws.Provider,
+    aws_profile: str | None = None,
 ) -> ComputeEdge:
     """Declares the cluster, its software, the ALB and (with a zone id) the Cloudflare records."""
     with_aws = pulumi.ResourceOptions(providers=[aws_provider])
@@ -88,6 +89,7 @@ def build_compute_edge(
             cluster_name=prefix,
             kubernetes_version=c.kubernetes_version,
             region=region,
+            aws_profile=aws_profile,
             subnet_ids=network.private_subnet_ids,
             node_security_group_id=network.node_security_group_id,
             node_pools=node_pools(settings),

@@ -247,6 +247,25 @@ def test_the_kubeconfig_text_is_identical_across_runs(stack_run, run_with):
     assert first == second
 
 
+def test_the_stacks_aws_profile_reaches_the_provider_and_the_token_command(run_with):
+    # An explicit provider ignores the aws: config namespace; without this, `pulumi up` under
+    # aws:profile would create the cluster with one identity and fetch tokens with another.
+    first = run_with("prod", {"aws:profile": "quintet-prod"})
+    assert first.named("aws").inputs["profile"] == "quintet-prod"
+    text = first.named("cluster-k8s").inputs["kubeconfig"]
+    args = json.loads(text)["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--profile") + 1] == "quintet-prod"
+    again = run_with("prod", {"aws:profile": "quintet-prod"}).named("cluster-k8s")
+    assert again.inputs["kubeconfig"] == text  # stable: the provider is not replaced
+
+
+def test_without_a_profile_the_token_command_names_none(stack_run):
+    run = stack_run("prod")
+    assert "profile" not in run.named("aws").inputs
+    config = json.loads(run.named("cluster-k8s").inputs["kubeconfig"])
+    assert "--profile" not in config["users"][0]["user"]["exec"]["args"]
+
+
 def test_kubeconfig_holds_no_volatile_fields():
     text = kubeconfig("c", "https://x.eks.amazonaws.com", "Q0E=", "eu-west-2")
     assert text == kubeconfig("c", "https://x.eks.amazonaws.com", "Q0E=", "eu-west-2")
