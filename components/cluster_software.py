@@ -88,9 +88,12 @@ def lb_controller_policy() -> dict:
     """IAM policy of the load balancer controller in TargetGroupBinding-only use.
 
     Pulumi owns the ALB, its listeners and security groups; the controller only registers pod
-    IPs in target groups. So it gets describe calls and target (de)registration, not the
-    upstream policy's rights to create and delete load balancers and security groups. Using
-    Ingress objects later needs the full upstream policy.
+    IPs in target groups. So it gets the project's documented TargetGroupBinding-only subset
+    (describe calls, target (de)registration, and the target group modifications the binding
+    reconciler makes), not the upstream policy's rights to create and delete load balancers and
+    security groups. Using Ingress objects later needs the full upstream policy. Both upstream
+    documents are kept under ``components/upstream/aws-load-balancer-controller`` and a test
+    holds this policy between them.
     """
     return {
         "Version": "2012-10-17",
@@ -121,6 +124,8 @@ def lb_controller_policy() -> dict:
                 "Action": [
                     "elasticloadbalancing:RegisterTargets",
                     "elasticloadbalancing:DeregisterTargets",
+                    "elasticloadbalancing:ModifyTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroupAttributes",
                 ],
                 "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
             },
