@@ -156,7 +156,22 @@ def test_zone_tls_settings(stack_run):
         s.inputs["settingId"]: s.inputs["value"]
         for s in stack_run("prod").of_type("cloudflare:index/zoneSetting:ZoneSetting")
     }
-    assert settings == {"ssl": "strict", "always_use_https": "on", "min_tls_version": "1.2"}
+    assert settings == {
+        "ssl_automatic_mode": "custom",
+        "ssl": "strict",
+        "always_use_https": "on",
+        "min_tls_version": "1.2",
+    }
+
+
+def test_strict_ssl_is_set_after_automatic_ssl_is_turned_off(stack_run):
+    # With Automatic SSL/TLS (a new zone's default) Cloudflare chooses the mode itself, so ssl =
+    # strict must follow the switch to custom, never race it.
+    run = stack_run("prod")
+    by_id = {
+        s.inputs["settingId"]: s for s in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")
+    }
+    assert by_id["ssl_automatic_mode"].urn in by_id["ssl"].dependencies
 
 
 def test_dev_without_a_zone_uses_no_cloudflare_and_waits_for_a_manual_record(stack_run):
