@@ -73,6 +73,16 @@ def pgbouncer_configmap(
     }
 
 
+def rds_ca_configmap(spec: WorkloadSpec) -> dict[str, Any]:
+    """The RDS CA bundle every PgBouncer verifies the database's certificate with."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, pgbouncer.CA_CONFIGMAP, APP),
+        "data": {pgbouncer.CA_KEY: pgbouncer.ca_bundle()},
+    }
+
+
 def _secret(spec: WorkloadSpec, name: str, data: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
