@@ -75,6 +75,42 @@ def cloudflare_validation_record(zone_id: str) -> DnsRecordFactory:
     return create
 
 
+ORIGIN_LOCK_HEADER = "X-Quintet-Origin-Lock"
+"""The request header the edge adds and the ALB demands (components.load_balancer.OriginLock)."""
+
+
+def origin_lock_ruleset(
+    name: str, zone_id: str, domain: str, secret: pulumi.Input[str]
+) -> cloudflare.Ruleset:
+    """The zone's request header transform ruleset: every request to ``domain`` reaches the
+    origin with ``X-Quintet-Origin-Lock: <secret>``. Scoped to the host, so other origins of the
+    zone never see the secret; ``set`` replaces a header a client sent itself."""
+    return cloudflare.Ruleset(
+        name,
+        zone_id=zone_id,
+        name="quintet origin lock",
+        description="the ALB forwards only requests carrying this header",
+        kind="zone",
+        phase="http_request_late_transform",
+        rules=[
+            {
+                "ref": "origin_lock_header",
+                "description": f"the origin lock header on requests to {domain}",
+                "expression": f'(http.host eq "{domain}")',
+                "action": "rewrite",
+                "action_parameters": {
+                    "headers": {
+                        ORIGIN_LOCK_HEADER: {
+                            "operation": "set",
+                            "value": pulumi.Output.secret(secret),
+                        }
+                    }
+                },
+            }
+        ],
+    )
+
+
 CACHEABLE_METHOD = '(http.request.method in {"GET" "HEAD"})'
 
 
