@@ -144,7 +144,7 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    assert len(kube) == 32  # 5 Deployments, a Job, 7 ConfigMaps, 3 Secrets, 16 others
+    assert len(kube) == 33  # 5 Deployments, a Job, 8 ConfigMaps, 3 Secrets, 16 others
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")
