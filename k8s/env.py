@@ -18,6 +18,9 @@ CONFIG_VARIABLES = (
     "PORT",
     "WEB_CONCURRENCY",
     "LOG_LEVEL",
+    "UPLOADS_BUCKET",
+    "UPLOADS_REGION",
+    "UPLOADS_MAX_BYTES",
 )
 SECRET_VARIABLES = (
     "DJANGO_SECRET_KEY",
@@ -42,6 +45,9 @@ def config_env(spec: WorkloadSpec) -> dict[str, str]:
         "PORT": str(APP_PORT),
         "WEB_CONCURRENCY": str(spec.web_concurrency),
         "LOG_LEVEL": spec.log_level,
+        "UPLOADS_BUCKET": spec.uploads_bucket,
+        "UPLOADS_REGION": spec.uploads_region,
+        "UPLOADS_MAX_BYTES": str(spec.uploads_max_bytes),
     }
 
 

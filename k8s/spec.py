@@ -104,6 +104,12 @@ class WorkloadSpec:
     """Database on the primary and replicas."""
     database_user: str = "app"
     """Role the app (through PgBouncer) logs in as."""
+    uploads_bucket: str = ""
+    """S3 bucket of user uploads (the web pods' Pod Identity role reaches its ``uploads/``)."""
+    uploads_region: str = ""
+    """AWS region of the uploads bucket (presigned POSTs are signed for it)."""
+    uploads_max_bytes: int = 10 * 1024 * 1024
+    """Largest upload the app presigns and accepts."""
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "postgres_url_list": _postgres_url_list,
     "redis_url": lambda raw: _url(raw, ("redis", "rediss")),
     "http_url": lambda raw: _url(raw, ("http", "https")),
+    "optional_http_url": lambda raw: _url(raw, ("http", "https")) if raw else "",
     "int": _int,
     "float": _float,
     "log_level": _log_level,

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "checkout",
     "notifications",
+    "uploads",
 ]
 
 MIDDLEWARE = [
@@ -171,3 +172,7 @@ LOGGING = {
 }
 
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
+
+# isort: split
+# Uploads extend the storages, Celery's routes and the beat schedule, so they come last.
+from config.settings.uploads import *  # noqa: E402, F403  (uploads: issue 20)
