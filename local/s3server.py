@@ -16,7 +16,7 @@ import httpx
 LOCAL_BUCKET = "quintet-local-uploads"
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCESS_KEY_ID = "local-only-key"
-LOCAL_SECRET_ACCESS_KEY = "local-only-secret"  # noqa: S105  (moto accepts any credentials)
+LOCAL_SECRET_ACCESS_KEY = "local-only-secret"
 
 
 def s3_env(url: str, bucket: str = LOCAL_BUCKET) -> dict[str, str]:
@@ -30,7 +30,7 @@ def s3_env(url: str, bucket: str = LOCAL_BUCKET) -> dict[str, str]:
     }
 
 
-def s3_client(url: str):  # noqa: ANN201  (a boto3 client; its type is generated at runtime)
+def s3_client(url: str):
     """A boto3 S3 client for the local server."""
     return boto3.client(
         "s3", endpoint_url=url, region_name=LOCAL_REGION,

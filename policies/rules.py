@@ -257,9 +257,9 @@ def s3_buckets_kms_encrypted(resources: list[Resource]) -> list[Violation]:
         if not any(
             d.get("sseAlgorithm") == "aws:kms" and _set(d.get("kmsMasterKeyId")) for d in defaults
         ):
-            found.append(
-                Violation(bucket.urn, f"{bucket.name}: default encryption must be aws:kms with a key")
-            )
+            found.append(Violation(
+                bucket.urn, f"{bucket.name}: default encryption must be aws:kms with a key"
+            ))
     return found
 
 
@@ -323,7 +323,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("s3-bucket-private", "S3 buckets block public access", s3_buckets_private),
     Rule("s3-bucket-encrypted", "S3 buckets encrypt with SSE-KMS", s3_buckets_kms_encrypted),
-    Rule("s3-bucket-tls-only", "S3 bucket policies deny requests without TLS", s3_buckets_tls_only),
+    Rule(
+        "s3-bucket-tls-only", "S3 bucket policies deny requests without TLS", s3_buckets_tls_only
+    ),
 )
 
 

@@ -169,7 +169,6 @@ def test_the_sweep_removes_unconfirmed_and_refused_uploads(
     from datetime import timedelta
 
     from django.utils import timezone
-
     from uploads.models import Upload
     from uploads.tasks import upload_cleanup
 
