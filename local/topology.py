@@ -206,6 +206,8 @@ class Topology:
         }
         values |= {f"UPSTREAM_{n.upper()}_URL": f"{stub}/{n}" for n in UPSTREAM_NAMES}
         values |= s3_env(self.s3_url)
+        # 1 MiB locally: the e2e test uploads past it quickly.
+        values["UPLOADS_MAX_BYTES"] = str(1024 * 1024)
         return values | self.extra
 
     def app_env(self) -> dict[str, str]:

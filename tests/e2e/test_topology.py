@@ -204,6 +204,56 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
         assert len(after[other]) == before[other], f"{EMAIL_TASK} ran on {other}"
 
 
+def test_an_upload_goes_straight_to_the_local_s3_and_bad_ones_are_refused(
+    running: RunningTopology,
+) -> None:
+    """Presigned POST to moto's server, confirmation by the app, read back; the oversized
+    and wrong-type objects (which moto lets in) are refused on confirmation."""
+    import secrets as token_source
+
+    token = token_source.token_hex(16)
+    with httpx.Client(base_url=running.topology.url, timeout=TIMEOUT,
+                      headers={"X-CSRFToken": token}) as client:
+        client.cookies.set("csrftoken", token, domain="127.0.0.1")
+        name = f"e2e{uuid.uuid4().hex[:10]}"
+        signup = client.post("/api/accounts/signup/", json={
+            "username": name, "email": f"{name}@example.com", "password": "a-long-e2e-password-1"})
+        assert signup.status_code == 201, signup.text
+        client.headers["X-CSRFToken"] = client.cookies.get("csrftoken", domain="127.0.0.1")
+        running.topology.dataservices().wait_replica_caught_up()
+
+        def issue(content_type: str) -> dict:
+            answer = client.post("/api/uploads/", json={"content_type": content_type})
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["url"].startswith(running.topology.s3_url)
+            return answer.json()
+
+        def upload(issued: dict, body: bytes, content_type: str | None = None) -> None:
+            fields = {**issued["fields"], **({"Content-Type": content_type} if content_type else {})}
+            posted = httpx.post(issued["url"], data=fields, files={"file": ("f", body)},
+                                timeout=TIMEOUT)
+            assert posted.status_code in (200, 201, 204), posted.text
+
+        body = b"hello from the e2e test\n"
+        good = issue("text/plain")
+        upload(good, body)
+        confirmed = client.post(f"/api/uploads/{good['id']}/confirm/")
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["size"] == len(body)
+        read_back = client.get(f"/api/uploads/{good['id']}/content/")
+        assert read_back.status_code == 200 and read_back.content == body
+
+        oversized = issue("text/plain")
+        upload(oversized, b"x" * (good["max_bytes"] + 1))
+        refused = client.post(f"/api/uploads/{oversized['id']}/confirm/")
+        assert refused.status_code == 422 and "bytes; allowed: 1 to" in refused.json()["error"]
+
+        wrong_type = issue("image/png")
+        upload(wrong_type, b"<html></html>", "text/html")
+        refused = client.post(f"/api/uploads/{wrong_type['id']}/confirm/")
+        assert refused.status_code == 422 and "'text/html'" in refused.json()["error"]
+
+
 def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:
     url = f"{running.topology.url}/healthz"
     assert _get(url).status_code == 200
