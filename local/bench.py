@@ -38,7 +38,7 @@ from local.topology import ROOT, Topology, TopologyError
 OUT = ROOT / "build" / "bench"
 DOCS = ROOT / "docs" / "benchmarks.md"
 BACKLOG = 10_000
-SIGNUPS = 40
+SIGNUPS = 20
 STAMPEDE_KEYS = 5
 STAMPEDE_CONCURRENCY = 100
 STORM_CLIENTS = 400
@@ -59,8 +59,12 @@ class Report:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+_BEGUN = time.monotonic()
+
+
 def _say(text: str) -> None:
-    print(text, flush=True)
+    print(f"[{time.monotonic() - _BEGUN:5.0f}s] {text}" if text.startswith("bench:") else text,
+          flush=True)
 
 
 def load_average() -> str:

@@ -59,7 +59,8 @@ class Peer:
         # cookiecutter-django's start script: gunicorn config.wsgi, sync workers, and gunicorn
         # reads WEB_CONCURRENCY for the worker count.
         argv = [str(GUNICORN), "peer_wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                "--chdir", str(APP_DIR), "--worker-class", "sync", "--timeout", "30", "--no-control-socket"]
+                "--chdir", str(APP_DIR), "--worker-class", "sync", "--timeout", "30",
+                "--no-control-socket"]
         with log.open("ab") as out:
             self.process = subprocess.Popen(argv, env=peer_env(self.topology), stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
