@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import httpx
 import pytest
 
 from local.dataservices import DataServices
-from tests.app.conftest import WebServer
+from tests.app.conftest import APP_DIR, WebServer
 
 pytestmark = pytest.mark.services
 SEQUENTIAL = 30
@@ -109,3 +111,14 @@ def test_concurrent_requests_give_their_connections_back(
     processes = int(os.environ.get("WEB_CONCURRENCY", "2"))
     aliases = 2  # the primary and one replica
     assert len(held) <= processes * aliases * DATABASE_POOL["max_size"]
+
+
+def test_celery_processes_use_plain_connections(app_env: dict[str, str]) -> None:
+    # Celery closes pools after every task in prefork children: workers must not build one.
+    probe = ("import config.celery_app\n"
+             "from django.db import connections\n"
+             "print(sorted(a for a in connections if connections[a].pool is not None))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=APP_DIR, env=app_env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
