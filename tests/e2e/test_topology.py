@@ -212,14 +212,22 @@ def test_an_upload_goes_straight_to_the_local_s3_and_bad_ones_are_refused(
     import secrets as token_source
 
     token = token_source.token_hex(16)
+    # The edge forwards X-Forwarded-Proto: https, so Django checks the Referer as a browser
+    # sends it on an HTTPS page; nginx passes Host without the port ($host).
+    page = "https://127.0.0.1/"
     with httpx.Client(base_url=running.topology.url, timeout=TIMEOUT,
-                      headers={"X-CSRFToken": token}) as client:
+                      headers={"X-CSRFToken": token, "Referer": page}) as client:
         client.cookies.set("csrftoken", token, domain="127.0.0.1")
         name = f"e2e{uuid.uuid4().hex[:10]}"
         signup = client.post("/api/accounts/signup/", json={
             "username": name, "email": f"{name}@example.com", "password": "a-long-e2e-password-1"})
         assert signup.status_code == 201, signup.text
-        client.headers["X-CSRFToken"] = client.cookies.get("csrftoken", domain="127.0.0.1")
+        # The cookies are Secure (the edge says https): carry them by hand over loopback HTTP.
+        session, csrf = _cookie(signup, "sessionid"), _cookie(signup, "csrftoken")
+        client.cookies.clear()
+        client.cookies.set("sessionid", session, domain="127.0.0.1")
+        client.cookies.set("csrftoken", csrf, domain="127.0.0.1")
+        client.headers["X-CSRFToken"] = csrf
         running.topology.dataservices().wait_replica_caught_up()
 
         def issue(content_type: str) -> dict:
@@ -229,7 +237,9 @@ def test_an_upload_goes_straight_to_the_local_s3_and_bad_ones_are_refused(
             return answer.json()
 
         def upload(issued: dict, body: bytes, content_type: str | None = None) -> None:
-            fields = {**issued["fields"], **({"Content-Type": content_type} if content_type else {})}
+            fields = dict(issued["fields"])
+            if content_type:
+                fields["Content-Type"] = content_type
             posted = httpx.post(issued["url"], data=fields, files={"file": ("f", body)},
                                 timeout=TIMEOUT)
             assert posted.status_code in (200, 201, 204), posted.text
