@@ -106,6 +106,7 @@ def supervisor_config(topology: Topology) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
         "[supervisorctl]", f"serverurl=unix://{supervisor_socket(topology)}", "",
     ]
+    services = topology.dataservices()
     for process in topology.processes():
         argv, user = program_command(topology, process)
         if any(a.startswith("TMPDIR=") for a in argv):
@@ -114,7 +115,7 @@ def supervisor_config(topology: Topology) -> str:
         lines += [
             f"[program:{process.name}]",
             "command=" + " ".join(_quote(a) for a in argv),
-            f"directory={topology.data_dir / process.name if postgres else ROOT}",
+            f"directory={services.home / process.name if postgres else ROOT}",
             f"priority={PRIORITY[process.stage]}",
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.

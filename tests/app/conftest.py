@@ -63,7 +63,7 @@ def dataservices() -> Iterator[DataServices]:
         print(f"\ndata services up in {time.monotonic() - started:.2f}s")
         yield services
     finally:
-        services.stop()
+        services.remove()
         shutil.rmtree(state, ignore_errors=True)
 
 

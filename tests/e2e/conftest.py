@@ -76,4 +76,5 @@ def running() -> Iterator[RunningTopology]:
         yield handle
     finally:
         handle.cli("down", timeout=120)
+        handle.topology.dataservices().remove()
         shutil.rmtree(state, ignore_errors=True)
