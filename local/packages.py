@@ -81,12 +81,14 @@ def install(packages: list[str], prefix: list[str]) -> None:
     subprocess.run([*prefix, "apt-get", "update", "-qq"], env=env, check=True)
     subprocess.run([*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
                     *packages], env=env, check=True, stdout=subprocess.DEVNULL)
-    for service in SERVICES:
-        stopped = subprocess.run([*prefix, "systemctl", "stop", service], capture_output=True,
-                                 check=False).returncode == 0
-        if not stopped:
-            subprocess.run([*prefix, "service", service, "stop"], capture_output=True,
-                           check=False)
+    # systemd, else SysV `service`; a container or chroot may have neither (nothing started).
+    for manager in (["systemctl", "stop"], ["service"]):
+        if shutil.which(manager[0]) is None:
+            continue
+        for service in SERVICES:
+            argv = [*prefix, *manager, service] + (["stop"] if manager == ["service"] else [])
+            subprocess.run(argv, capture_output=True, check=False)
+        break
 
 
 def main() -> int:

@@ -51,3 +51,19 @@ def test_without_root_or_sudo_one_line_names_the_packages_and_the_command(
     assert err.count("\n") == 1
     assert err.strip() == no_root_line(["postgresql", "pgbouncer"])
     assert "apt-get install -y --no-install-recommends postgresql pgbouncer" in err
+
+
+def test_install_works_where_there_is_no_service_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A container or chroot: apt-get runs, no systemctl or service to stop anything with.
+    ran: list[list[str]] = []
+    monkeypatch.setattr(packages.shutil, "which", lambda p: None)
+    monkeypatch.setattr(packages.subprocess, "run",
+                        lambda argv, **kw: ran.append(argv) or FakeResult())
+    packages.install(["pgbouncer"], [])
+    assert [argv[0] for argv in ran] == ["apt-get", "apt-get"]
+
+
+class FakeResult:
+    """What the stand-in for subprocess.run returns."""
+
+    returncode = 0
