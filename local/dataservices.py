@@ -245,7 +245,7 @@ class DataServices:
         """Resume WAL replay on the replica."""
         self.psql("replica", "SELECT pg_wal_replay_resume()")
 
-    def wait_replica_caught_up(self, timeout: float = 10.0) -> None:
+    def wait_replica_caught_up(self, timeout: float = 60.0) -> None:
         """Wait until the replica has replayed everything the primary has written."""
         # The insert position: with synchronous_commit off a commit may not be written yet.
         target = self.psql("primary", "SELECT pg_current_wal_insert_lsn()")
@@ -435,7 +435,7 @@ logfile = {conf_dir / "pgbouncer.log"}
         return pid if pid_alive(pid) else None
 
     def _wait(self, name: str, proc: subprocess.Popen[bytes], ready: object,
-              timeout: float = 30.0) -> None:
+              timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:

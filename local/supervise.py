@@ -163,7 +163,7 @@ class Supervisor:
         )
         if result.returncode != 0:
             raise TopologyError(f"supervisord did not start: {result.stderr.strip()}")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 self.rpc().supervisor.getState()

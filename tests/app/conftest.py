@@ -153,7 +153,7 @@ def start_web(env: dict[str, str], port: int) -> WebServer:
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"web exited with {process.returncode}; see {log.name}")
@@ -164,7 +164,7 @@ def start_web(env: dict[str, str], port: int) -> WebServer:
             pass
         time.sleep(0.1)
     stop_web(WebServer(url, process, Path(log.name)))
-    raise RuntimeError(f"web did not answer /livez within 30s; see {log.name}")
+    raise RuntimeError(f"web did not answer /livez within 120s; see {log.name}")
 
 
 def stop_web(server: WebServer, timeout: float = 30) -> int:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def plan_cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*prefix, sys.executable, "-m", "offline.plan", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
