@@ -24,6 +24,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from local.dataservices import PG_BIN, pid_alive
+from local.dataservices import SERVICES as DATA_SERVICES
 from local.nginx import nginx_command, nginx_write
 from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
 
@@ -69,7 +70,7 @@ def _python() -> str:
 def program_command(topology: Topology, process: Process) -> tuple[list[str], str | None]:
     """The command line of one program and the OS user it runs as (None: the caller's)."""
     services = topology.dataservices()
-    if process.name in ("primary", "replica", "pgbouncer", "cache", "broker"):
+    if process.name in DATA_SERVICES:
         return services.command(process.name), services.os_user(process.name)
     if process.name == "stub":
         return [_python(), "-m", "local.stub_upstream", "--port", str(topology.stub_port),
@@ -112,10 +113,13 @@ def supervisor_config(topology: Topology) -> str:
         if any(a.startswith("TMPDIR=") for a in argv):
             topology.tmp_dir(process.name).mkdir(parents=True, exist_ok=True)
         postgres = process.name in ("primary", "replica")
+        # A data service may run as another user (root's `postgres`), who cannot enter a
+        # clone in a private dir: it starts in its own dir under the service home.
+        data_service = process.name in DATA_SERVICES
         lines += [
             f"[program:{process.name}]",
             "command=" + " ".join(_quote(a) for a in argv),
-            f"directory={services.home / process.name if postgres else ROOT}",
+            f"directory={services.home / process.name if data_service else ROOT}",
             f"priority={PRIORITY[process.stage]}",
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.
