@@ -38,11 +38,12 @@ cost: venv ## monthly cost of STACK=<s> from its offline plan, per component and
 render: venv ## the stack's Kubernetes objects as YAML under build/k8s/STACK/ (placeholders for secrets)
 	@$(PY) -m offline.render --stack "$(STACK)"
 
-lint: venv ## ruff and import-linter
+lint: bootstrap ## ruff, import-linter, hadolint, and squawk + the backward-compat check over every migration
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports --no-cache
 	@cd app_image && ../.venv/bin/lint-imports --no-cache
 	@.venv/bin/hadolint app_image/Dockerfile
+	@$(PY) -m local.migration_lint
 
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
 	@$(PY) -m offline.project_file --write
