@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from local import cli
 from local.dataservices import SERVICES
 from local.supervise import supervisor_config
 from local.topology import ROOT, Topology
@@ -40,3 +42,12 @@ def test_data_services_start_in_their_service_home_as_their_user(
     # The app's processes start in the clone, as the invoking user.
     assert programs["program:web-1"]["directory"] == str(ROOT)
     assert "user" not in programs["program:web-1"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the service home is apart only when root runs it")
+def test_reset_wipes_the_service_home_too(private_topology: Topology) -> None:
+    services = private_topology.dataservices()
+    services.prepare()
+    assert services.home.is_dir() and services.home != private_topology.data_dir
+    assert cli.reset(private_topology) == 0
+    assert not services.home.exists()
