@@ -71,7 +71,7 @@ def lint(app_dir: Path) -> tuple[int, str]:
         out = state / "sql"
         checked = migration_sql(app_dir, services.direct_primary_url, out)
     finally:
-        services.stop()
+        services.remove()  # its data too (a dir of its own under /var/lib/quintet for root)
     try:
         report = [line for line in checked.stderr.splitlines()
                   if line.startswith(("migration check:", "CommandError:"))]
