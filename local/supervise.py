@@ -30,7 +30,7 @@ from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, Topolog
 
 PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 80}
 """supervisord priority per stage: it stops the highest first, so nginx goes before Postgres."""
-STAGE_TIMEOUT = 90.0
+STAGE_TIMEOUT = 300.0
 HEARTBEAT_FILE = "quintet-worker-heartbeat"
 """The worker's heartbeat file name in its TMPDIR (app_image/config/worker_health.py)."""
 
@@ -368,7 +368,7 @@ def migrate(topology: Topology) -> None:
         result = subprocess.run(
             [_python(), "-m", "local.launch", str(topology.app_env_file), "--",
              str(ENTRYPOINT), "migrate"],
-            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=300,
+            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=900,
         )
     if result.returncode != 0:
         tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-8:])

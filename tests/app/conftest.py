@@ -100,7 +100,7 @@ def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str
 
 
 def run_entrypoint(
-    args: list[str], env: dict[str, str], timeout: float = 60
+    args: list[str], env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run app_image/entrypoint.sh with `args` and return its outcome."""
     return subprocess.run([str(ENTRYPOINT), *args], env=env, capture_output=True, text=True,

@@ -56,7 +56,7 @@ def test_every_process_is_up_and_healthy(running: RunningTopology) -> None:
 
 
 def test_second_up_says_it_is_running_and_where(running: RunningTopology) -> None:
-    result = running.cli("up", "--detach", timeout=120)
+    result = running.cli("up", "--detach", timeout=300)
     assert result.returncode == 1
     assert "already running" in result.stderr
     assert str(running.topology.state_dir) in result.stderr
@@ -239,7 +239,7 @@ def _processes_mentioning(text: str) -> list[int]:
 def test_down_leaves_no_process_behind(running: RunningTopology) -> None:
     status = running.status()
     pids = [p["pid"] for p in status["processes"] if p["pid"]] + [status["supervisord_pid"]]
-    result = running.cli("down", timeout=120)
+    result = running.cli("down", timeout=300)
     assert result.returncode == 0, result.stderr
     assert [pid for pid in pids if pid_alive(pid)] == []
     busy = [port for port in running.topology.ports() if not port_free(port)]
@@ -249,4 +249,4 @@ def test_down_leaves_no_process_behind(running: RunningTopology) -> None:
     assert _processes_mentioning(str(home)) == []
     # State survives: the clusters are still on disk for the next `make up`.
     assert (home / "primary" / "PG_VERSION").exists()
-    assert running.cli("status", timeout=30).returncode == 1
+    assert running.cli("status", timeout=300).returncode == 1
