@@ -65,7 +65,7 @@ def squawk(out: Path) -> subprocess.CompletedProcess:
 def lint(app_dir: Path) -> tuple[int, str]:
     """Exit status and what to print, for the migrations of the app in ``app_dir``."""
     state = Path(tempfile.mkdtemp(prefix="quintet-migration-lint-"))
-    services = DataServices(state)
+    services = DataServices(state / "services")  # removed below; the SQL under state stays
     try:
         services.start()
         out = state / "sql"
