@@ -23,6 +23,7 @@ PROGRAMS = {
     "redis-server": ("redis-server", "/usr/bin/redis-server"),
     "nginx": ("nginx", "/usr/sbin/nginx"),
     "graphviz": ("dot", "/usr/bin/dot"),
+    "wrk": ("wrk", "/usr/bin/wrk"),  # make bench: the closed-loop load generator
 }
 """Package -> (program, where Debian puts it when sbin is not on a user's PATH)."""
 SERVICES = ("postgresql", "pgbouncer", "redis-server", "nginx")
