@@ -14,7 +14,7 @@ from offline.plan import render_json
 from offline.stack_files import read_stack_config
 from stacks import reference
 from stacks.connections import connection_budget_for
-from stacks.program import main
+from stacks.program import offline_main as main
 from stacks.settings import load_settings
 
 RDS = "aws:rds/instance:Instance"

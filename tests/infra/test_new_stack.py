@@ -11,7 +11,7 @@ import yaml
 from offline.mocks import run_program
 from offline.new_stack import ForkError, new_stack
 from offline.stack_files import read_stack_config
-from stacks.program import main
+from stacks.program import offline_main as main
 
 ROOT = Path(__file__).resolve().parents[2]
 
