@@ -254,7 +254,8 @@ class CacheSettings:
     )
     apply_immediately: bool = setting(
         True, "dataApplyImmediately",
-        "Apply data-tier changes now, not in the maintenance window (reboots included).",
+        "Apply data-tier modifications now, not in the maintenance window. Static RDS "
+        "parameters (max_connections) still wait for a reboot of each instance.",
     )
 
 

@@ -12,6 +12,7 @@ from offline.new_stack import TIER_STARTERS
 from offline.project_file import render, tier_defaults
 from offline.stack_files import available_stacks, engine_string, read_stack_config
 from stacks.settings import load_settings
+from stacks.settings.load import RELEASE_PINS
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import leaves
 
@@ -43,11 +44,14 @@ def test_pulumi_yaml_documents_every_key():
         assert {"type", "description", "default"} <= set(decl), key
 
 
-def test_tier_dependent_keys_carry_no_cli_default():
+def test_tier_and_version_dependent_keys_carry_no_cli_default():
+    # A CLI default would override the tier preset, or pin every stack to the default
+    # Kubernetes version's add-ons whatever its kubernetesVersion.
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     for leaf in leaves():
         varies = len({repr(v) for v in tier_defaults(leaf).values()}) > 1
-        assert (leaf.key in project["config"]) is not varies, leaf.key
+        follows_version = leaf.key in RELEASE_PINS
+        assert (leaf.key in project["config"]) is not (varies or follows_version), leaf.key
 
 
 def test_every_preset_and_shipped_stack_is_valid():
