@@ -35,13 +35,14 @@ def image_reference(repository: str, tag: str, digest: str) -> str:
     return reference
 
 
-def push_commands(repository_url: str, region: str) -> str:
+def push_commands(repository_url: str, region: str, aws_profile: str | None = None) -> str:
     """The shell lines that build, push and deploy the app image into a fresh registry."""
     registry = repository_url.split("/", 1)[0]
+    profile = f" --profile {aws_profile}" if aws_profile else ""
     return "\n".join(
         [
             'TAG="$(git rev-parse --short=12 HEAD)"',
-            f"aws ecr get-login-password --region {region} | "
+            f"aws ecr get-login-password --region {region}{profile} | "
             f"docker login --username AWS --password-stdin {registry}",
             f'docker build -t "{repository_url}:$TAG" app_image',
             f'docker push "{repository_url}:$TAG"',
@@ -51,11 +52,16 @@ def push_commands(repository_url: str, region: str) -> str:
     )
 
 
-def export_first_deploy(repository_url: pulumi.Output[str], region: str) -> None:
+def export_first_deploy(
+    repository_url: pulumi.Output[str], region: str, aws_profile: str | None = None
+) -> None:
     """Stack outputs of a run without an image: why the workloads wait, and the next step."""
     pulumi.export(
         "next_step",
         "quintet:imageTag is unset, so the workloads are not declared yet: push the app image "
         "with the commands in image_push_commands, then run `pulumi up` again",
     )
-    pulumi.export("image_push_commands", repository_url.apply(lambda u: push_commands(u, region)))
+    pulumi.export(
+        "image_push_commands",
+        repository_url.apply(lambda u: push_commands(u, region, aws_profile)),
+    )

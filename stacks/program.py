@@ -39,7 +39,7 @@ def main(*, offline: bool = False) -> None:
         warning = support_warning(settings.cluster.kubernetes_version, date.today())
         if warning:
             pulumi.log.warn(warning)
-    build_reference_stack(settings, stack=stack, region=region)
+    build_reference_stack(settings, stack=stack, region=region, aws_profile=raw.get("aws:profile"))
 
 
 def offline_main() -> None:

@@ -63,3 +63,10 @@ def test_pulumi_awaits_the_migrations_job_exactly_its_deadline(stack_run):
     job = stack_run("prod").named("workloads-job-migrate")
     deadline = int(job.inputs["spec"]["activeDeadlineSeconds"])
     assert job.custom_timeouts == {"create": f"{deadline}s", "update": f"{deadline}s"}
+
+
+def test_the_push_commands_use_the_stacks_aws_profile(run_with):
+    run = run_with("dev", {"quintet:imageTag": None, "aws:profile": "quintet-dev"})
+    assert "get-login-password --region eu-west-2 --profile quintet-dev |" in (
+        run.stack_outputs["image_push_commands"]
+    )
