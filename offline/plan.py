@@ -6,6 +6,7 @@ and on any value the providers would refuse (``offline/provider_rules.py``). The
 ends with the plan's warnings: placeholders a real deploy refuses, the EKS support window, and
 the static parameters whose change waits for a reboot. ``--image-tag`` plans as if CI passed that
 tag (a stack naming no image plans its first deploy: no workloads).
+``--stack dev staging prod`` plans each in turn in one process (one JSON document per stack).
 """
 
 from __future__ import annotations
@@ -132,16 +133,26 @@ def render_tree(run: ProgramRun) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: prints the plan of one stack; exit 2 on bad config."""
+    """Command line: prints the plan of each stack named; exit 2 on bad config."""
     parser = argparse.ArgumentParser(prog="make plan", description=__doc__)
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--stack", required=True, nargs="+",
+                        help="stack name(s) (Pulumi.<stack>.yaml); several share one process, "
+                             "so the providers' imports (seconds) are paid once")
     parser.add_argument("--json", action="store_true", help="print only JSON")
     parser.add_argument("--image-tag", help="plan as if CI passed this quintet:imageTag")
     args = parser.parse_args(argv)
+    for stack in args.stack:
+        status = _plan_one(stack, as_json=args.json, image_tag=args.image_tag)
+        if status:
+            return status
+    return 0
+
+
+def _plan_one(stack: str, *, as_json: bool, image_tag: str | None = None) -> int:
     try:
-        run = plan_stack(args.stack, args.image_tag)
+        run = plan_stack(stack, image_tag)
     except pulumi.RunError as bad:  # ConfigError, or a component refusing its inputs
-        print(f"quintet: invalid configuration for stack {args.stack!r}:", file=sys.stderr)
+        print(f"quintet: invalid configuration for stack {stack!r}:", file=sys.stderr)
         print(str(bad), file=sys.stderr)
         return 2
     except Exception as bug:  # a defect in the program, not the user's config
@@ -152,18 +163,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     refused = provider_problems(run)
     if refused:
-        print(f"quintet: stack {args.stack!r} declares values the providers refuse:",
+        print(f"quintet: stack {stack!r} declares values the providers refuse:",
               file=sys.stderr)
         print("\n".join(refused), file=sys.stderr)
         return 2
-    if args.json:
+    if as_json:
         sys.stdout.write(render_json(run))
+        sys.stdout.flush()
         return 0
     sys.stdout.write(render_tree(run))
-    warnings = plan_warnings(args.stack, run, date.today())
+    warnings = plan_warnings(stack, run, date.today())
     if warnings:
         print("\nwarnings:")
         print("\n".join(f"  {w}" for w in warnings))
+    sys.stdout.flush()
     return 0
 
 

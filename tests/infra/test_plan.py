@@ -127,3 +127,11 @@ def test_make_plan_prints_its_warnings_and_fails_on_a_provider_finding(capsys, m
     assert plan_module.main(["--stack", "prod"]) == 2
     err = capsys.readouterr().err
     assert "declares values the providers refuse:\nelb-name: load-balancer-web: too long" in err
+
+
+def test_several_stacks_plan_in_one_process_each_as_alone():
+    # One process for several stacks pays the providers' imports once (make plan STACK="a b").
+    together = plan_cli("--stack", "dev", "staging", "--json")
+    alone = [plan_cli("--stack", stack, "--json") for stack in ("dev", "staging")]
+    assert together.returncode == 0, together.stderr
+    assert together.stdout == "".join(run.stdout for run in alone)
