@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
     "django_celery_beat",
     "core",
     "content",
@@ -171,3 +173,4 @@ LOGGING = {
 }
 
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
+from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
