@@ -28,6 +28,7 @@ import redis
 from kombu import Connection, Exchange, Queue
 
 from local.cli import down, up
+from local.principals import auth_headers, principal_token
 from local.supervise import Supervisor
 from local.topology import ROOT, Topology, TopologyError
 
@@ -100,9 +101,11 @@ def locust(topology: Topology, user: str, *, host: str, users: int, seconds: int
 
 def seed_article(topology: Topology) -> str:
     """Publish one article to read at the origin; return its slug."""
-    response = httpx.post(f"{topology.origin_url}/api/articles/", timeout=10, json={
-        "section": "bench", "title": f"Bench article {uuid.uuid4().hex[:6]}",
-        "body": "A body read from the database on every request. " * 20})
+    editor = auth_headers(principal_token(topology, role="editor"))  # publishing needs one
+    response = httpx.post(f"{topology.origin_url}/api/articles/", timeout=10, headers=editor,
+                          json={"section": "bench",
+                                "title": f"Bench article {uuid.uuid4().hex[:6]}",
+                                "body": "A body read from the database on every request. " * 20})
     response.raise_for_status()
     return str(response.json()["slug"])
 

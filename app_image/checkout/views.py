@@ -83,6 +83,7 @@ class OrderCreateApi(JsonApi):
         """201 with the order id."""
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = order_create(customer_id=request.user.pk, idempotency_key=request.headers[HEADER].strip(),
+        order = order_create(customer_id=request.user.pk,
+                             idempotency_key=request.headers[HEADER].strip(),
                              **serializer.validated_data)
         return Response({"id": order.pk, "status": order.status}, status=201)

@@ -8,7 +8,6 @@ from django.db import DatabaseError
 from config.celery_app import QuintetTask, app
 from core.idempotency import idempotency_records_purge
 
-
 _SOFT, _HARD = settings.CELERY_TIME_LIMITS["low"]
 
 

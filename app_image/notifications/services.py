@@ -15,7 +15,6 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction

@@ -45,7 +45,8 @@ def _check_one_effect(responses: list[httpx.Response], dataservices: DataService
     assert statuses[201] >= 1
     assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
     # Exactly one request ran the view; every other 201 is the stored response replayed.
-    fresh = [r for r in responses if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
+    fresh = [r for r in responses
+             if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
     assert len(fresh) == 1, [dict(r.headers) for r in responses if r.status_code == 201]
     assert all(r.headers.get("Retry-After") for r in responses if r.status_code == 409)
     assert _orders_with_key(dataservices, key) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -127,7 +127,7 @@ def test_deliveries_are_signed_and_a_late_replay_is_refused(
     with pytest.raises(WebhookVerificationError, match="too old"):
         verifier.verify(body, headers)
     # ... and with its timestamp moved forward it no longer matches its signature.
-    fresh = str(int((datetime.now(timezone.utc) + timedelta(minutes=6)).timestamp()))
+    fresh = str(int((datetime.now(UTC) + timedelta(minutes=6)).timestamp()))
     with pytest.raises(WebhookVerificationError, match="No matching signature"):
         verifier.verify(body, {**headers, "webhook-timestamp": fresh})
 

@@ -47,7 +47,8 @@ def test_publishing_and_editing_need_an_editor(web: WebServer, principals: Princ
 def test_ordering_needs_a_customer(web: WebServer, principals: Principals) -> None:
     url = f"{web.url}/api/checkout/orders/"
     assert httpx.post(url, json=ORDER, headers=_key()).status_code == 401
-    editor = httpx.post(url, json=ORDER, headers={**_key(), **Principals.headers(principals.editor)})
+    editor = httpx.post(url, json=ORDER,
+                        headers={**_key(), **Principals.headers(principals.editor)})
     assert editor.status_code == 403 and "checkout.add_order" in editor.json()["error"]
     customer = httpx.post(url, json=ORDER,
                           headers={**_key(), **Principals.headers(principals.customer)})

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from config.env import environment_load
+from config.settings.celery import CELERY_BEAT_SCHEDULE, CELERY_TASK_ROUTES
 
 _ENV = environment_load()
 
@@ -55,9 +58,7 @@ WEBHOOKS_MAX_REDIRECTS = 3
 """Redirects a delivery follows, each target checked like the endpoint itself."""
 
 # The purge runs on the low queue, hourly (records are small; an hour past 24 h is harmless).
-from config.settings.celery import CELERY_BEAT_SCHEDULE, CELERY_TASK_ROUTES  # noqa: E402
 
-from celery.schedules import crontab  # noqa: E402
 
 CELERY_TASK_ROUTES = {
     **CELERY_TASK_ROUTES,

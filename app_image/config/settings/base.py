@@ -172,5 +172,5 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
 
-from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
 from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
+from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)

@@ -4,26 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0001_statement_timeout'),
+        ("core", "0001_statement_timeout"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('principal', models.CharField(max_length=100)),
-                ('endpoint', models.CharField(max_length=100)),
-                ('key', models.CharField(max_length=200)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('response_status', models.PositiveSmallIntegerField(null=True)),
-                ('response_body', models.JSONField(null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("principal", models.CharField(max_length=100)),
+                ("endpoint", models.CharField(max_length=100)),
+                ("key", models.CharField(max_length=200)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("response_status", models.PositiveSmallIntegerField(null=True)),
+                ("response_body", models.JSONField(null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('principal', 'endpoint', 'key'), name='idempotency_key_once_per_principal')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("principal", "endpoint", "key"),
+                        name="idempotency_key_once_per_principal",
+                    )
+                ],
             },
         ),
     ]
