@@ -58,8 +58,6 @@ WEBHOOKS_MAX_REDIRECTS = 3
 """Redirects a delivery follows, each target checked like the endpoint itself."""
 
 # The purge runs on the low queue, hourly (records are small; an hour past 24 h is harmless).
-
-
 CELERY_TASK_ROUTES = {
     **CELERY_TASK_ROUTES,
     "core.tasks.idempotency_records_purge": {"queue": "low", "routing_key": "low"},

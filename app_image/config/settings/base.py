@@ -172,5 +172,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
 
-from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
+
+# isort: split
+# The write APIs' settings extend Celery's routes and schedule, so they come after them.
+from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
