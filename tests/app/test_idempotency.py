@@ -165,3 +165,32 @@ def test_records_past_the_retention_are_purged(db_fresh: None) -> None:
     assert remaining == {fresh.pk}
     schedule = settings.CELERY_BEAT_SCHEDULE["hourly-idempotency-purge"]
     assert schedule["task"] == "core.tasks.idempotency_records_purge"
+
+
+def test_a_view_answering_an_error_keeps_no_record(db_fresh: None) -> None:
+    # A view may refuse by returning a 4xx (not raising): its record must roll back with it,
+    # or a retry with the same key would find a record without a stored response.
+    from core.idempotency import idempotent
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory, force_authenticate
+    from rest_framework.views import APIView
+
+    calls: list[int] = []
+
+    class Probe(APIView):
+        @idempotent(scope=f"probe-{uuid.uuid4()}")
+        def post(self, request: object) -> Response:
+            calls.append(1)
+            return Response({"error": "not yet"}, status=409 if len(calls) == 1 else 201)
+
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username=f"probe-{uuid.uuid4().hex[:8]}")
+    factory, view = APIRequestFactory(), Probe.as_view()
+    answers = []
+    for _ in range(3):
+        request = factory.post("/probe", ORDER, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        force_authenticate(request, user=user)
+        answers.append(view(request))
+    assert [a.status_code for a in answers] == [409, 201, 201]
+    assert len(calls) == 2 and answers[2]["Idempotent-Replayed"] == "true"
