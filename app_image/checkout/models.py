@@ -7,7 +7,8 @@ from django.db import models
 class Order(models.Model):
     """An order; (customer, idempotency_key) is unique, so a key can never make two orders."""
 
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+    # No index of its own: the unique (customer, idempotency_key) index leads with it.
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, db_index=False,
                                  on_delete=models.PROTECT, related_name="orders")
     idempotency_key = models.CharField(max_length=200)
     email = models.EmailField()

@@ -15,7 +15,7 @@ class IdempotencyRecord(models.Model):
     endpoint = models.CharField(max_length=100)
     key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
+    response_status = models.PositiveIntegerField(null=True)
     response_body = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
