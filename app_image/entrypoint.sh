@@ -26,10 +26,12 @@ case "${1:-}" in
   web)
     preflight
     # keep-alive 65 s > the ALB's 60 s idle timeout, or the ALB reuses closed sockets (502s).
+    # X-Forwarded-For/-Proto are believed only from FORWARDED_ALLOW_IPS (the load balancer's
+    # subnets; loopback locally): from anyone else they would let a client pick its address.
     exec "$PYTHON" -m uvicorn config.asgi:application \
       --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --workers "${WEB_CONCURRENCY:-2}" \
       --timeout-keep-alive 65 --timeout-graceful-shutdown 25 \
-      --proxy-headers --forwarded-allow-ips '*' --lifespan off --no-server-header
+      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" --lifespan off --no-server-header
     ;;
   worker)
     queues="${2:?usage: entrypoint.sh worker <queues>}"

@@ -18,6 +18,7 @@ CONFIG_VARIABLES = (
     "PORT",
     "WEB_CONCURRENCY",
     "LOG_LEVEL",
+    "FORWARDED_ALLOW_IPS",
 )
 SECRET_VARIABLES = (
     "DJANGO_SECRET_KEY",
@@ -42,6 +43,9 @@ def config_env(spec: WorkloadSpec) -> dict[str, str]:
         "PORT": str(APP_PORT),
         "WEB_CONCURRENCY": str(spec.web_concurrency),
         "LOG_LEVEL": spec.log_level,
+        # Only the ALB (in these subnets; the web NetworkPolicy admits nothing else) may set
+        # the client address and scheme through X-Forwarded-*.
+        "FORWARDED_ALLOW_IPS": ",".join(spec.lb_cidrs),
     }
 
 

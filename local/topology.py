@@ -190,6 +190,11 @@ class Topology:
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "1",
             "LOG_LEVEL": "INFO",
+            # nginx (the edge and the ALB) is on loopback: the only proxy whose
+            # X-Forwarded-* headers are believed.
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            # Local mode: webhook endpoints may be plain-HTTP loopback receivers.
+            "WEBHOOKS_ALLOW_LOOPBACK": "true",
         }
         values |= {f"UPSTREAM_{n.upper()}_URL": f"{stub}/{n}" for n in UPSTREAM_NAMES}
         return values | self.extra

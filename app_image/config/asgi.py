@@ -3,6 +3,10 @@
 import os
 
 from django.core.asgi import get_asgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_asgi_application()
+# Import every view (DRF, knox, the services) now, while the worker starts, rather than in the
+# first request it serves after passing its probes (which then paid the imports: about 1 s).
+get_resolver().url_patterns  # noqa: B018

@@ -39,8 +39,11 @@ class ReadYourWritesMiddleware:
             state = routing.routing_state()
             window = settings.READ_YOUR_WRITES_SECONDS
             if state is not None and state.wrote and window > 0:
+                # The window starts when the answer leaves, not when the request came in: a
+                # slow write (a password hash under load) must not use its window up itself.
                 response.set_cookie(
-                    settings.READ_YOUR_WRITES_COOKIE, f"{now + window:.3f}", max_age=window,
+                    settings.READ_YOUR_WRITES_COOKIE, f"{time.time() + window:.3f}",
+                    max_age=window,
                     httponly=True, samesite="Lax",
                     secure=getattr(settings, "READ_YOUR_WRITES_COOKIE_SECURE", True),
                 )

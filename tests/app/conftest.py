@@ -206,3 +206,44 @@ def web(app_env: dict[str, str], migrated: object) -> Iterator[WebServer]:
         yield server
     finally:
         stop_web(server)
+
+
+@dataclass(frozen=True)
+class Principals:
+    """API tokens of an editor, two customers and an account with no role (made in-process)."""
+
+    editor: str
+    customer: str
+    other_customer: str
+    nobody: str
+
+    @staticmethod
+    def headers(token: str) -> dict[str, str]:
+        """The Authorization header of a token."""
+        return {"Authorization": f"Token {token}"}
+
+
+@pytest.fixture(scope="session")
+def principals(django_app: None) -> Principals:
+    """One account per role, created through the app's own services (as an operator would)."""
+    import uuid
+
+    from accounts.services import principal_create, user_token_create
+    from django.contrib.auth import get_user_model
+
+    suffix = uuid.uuid4().hex[:8]
+    tokens = {name: principal_create(username=f"{name}-{suffix}", role=role,
+                                     password=f"pw-{uuid.uuid4()}")[1]
+              for name, role in (("editor", "editor"), ("customer", "customer"),
+                                 ("other", "customer"))}
+    nobody = get_user_model().objects.create_user(username=f"nobody-{suffix}",
+                                                  password=f"pw-{uuid.uuid4()}")
+    return Principals(editor=tokens["editor"], customer=tokens["customer"],
+                      other_customer=tokens["other"], nobody=user_token_create(user=nobody))
+
+
+def csrf_headers(client: httpx.Client) -> dict[str, str]:
+    """Fetch a CSRF token as a browser does (cookie + value) and return the header to send."""
+    response = client.get("/api/accounts/csrf/")
+    assert response.status_code == 200, response.text
+    return {"X-CSRFToken": response.json()["csrf_token"]}

@@ -118,3 +118,39 @@ def test_dockerfile_shape() -> None:
     final = text.split("AS runtime", 1)[1]
     assert not re.search(r"gcc|build-essential|apt-get install", final)
     assert ROOT.joinpath("app_image", ".dockerignore").exists()
+
+
+def _client_address_logged(server: object, marker: str) -> str:
+    """The client address uvicorn's access log gives for the request to /livez?<marker>."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in server.log_text().splitlines():  # type: ignore[attr-defined]
+            if marker in line:
+                return line.split()[1].rsplit(":", 1)[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no access log line for {marker}")
+
+
+def test_forwarded_headers_are_believed_only_from_the_configured_proxies(
+    app_env: dict[str, str], web: object
+) -> None:
+    spoofed = {"X-Forwarded-For": "203.0.113.9"}
+    # The session's server trusts loopback (where nginx runs locally): the header is believed.
+    marker = f"probe-{time.monotonic_ns()}"
+    httpx.get(f"{web.url}/livez?{marker}", headers=spoofed)  # type: ignore[attr-defined]
+    assert _client_address_logged(web, marker) == "203.0.113.9"
+    # A server that trusts only the load balancer's subnet ignores the same header from us.
+    server = start_web({**app_env, "FORWARDED_ALLOW_IPS": "10.0.0.0/24,10.0.1.0/24"},
+                       free_port())
+    try:
+        marker = f"probe-{time.monotonic_ns()}"
+        httpx.get(f"{server.url}/livez?{marker}", headers=spoofed)
+        assert _client_address_logged(server, marker) == "127.0.0.1"
+    finally:
+        stop_web(server)
+
+
+def test_trusting_every_proxy_is_refused(app_env: dict[str, str]) -> None:
+    result = run_entrypoint(["web"], {**app_env, "FORWARDED_ALLOW_IPS": "*"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "FORWARDED_ALLOW_IPS='*' is malformed" in result.stderr

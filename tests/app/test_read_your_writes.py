@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from local.dataservices import DataServices
-from tests.app.conftest import READ_YOUR_WRITES_SECONDS, WebServer
+from tests.app.conftest import READ_YOUR_WRITES_SECONDS, WebServer, csrf_headers
 
 pytestmark = pytest.mark.services
 
@@ -22,7 +22,7 @@ def test_signup_then_me_sees_the_new_user_while_the_replica_lags(
     try:
         with httpx.Client(base_url=web.url, timeout=10) as client:
             name = f"u{uuid.uuid4().hex[:10]}"
-            signup = client.post("/api/accounts/signup/",
+            signup = client.post("/api/accounts/signup/", headers=csrf_headers(client),
                                  json={"username": name, "email": f"{name}@x.io",
                                        "password": "correct horse battery"})
             assert signup.status_code == 201, signup.text

@@ -186,6 +186,7 @@ def stack() -> Iterator[Stack]:
         "UPSTREAM_FRAUD_URL": "http://127.0.0.1:9/fraud",
         "UPSTREAM_ADDRESS_URL": "http://127.0.0.1:9/address",
         "LOG_LEVEL": "INFO",
+        "WEBHOOKS_ALLOW_LOOPBACK": "true",  # the receivers are plain-HTTP loopback servers
     })
     stack = Stack(services, env, work_dir)
     try:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from local.preflight import port_free
+from local.principals import auth_headers, principal_token
 from local.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +80,15 @@ def running() -> Iterator[RunningTopology]:
         handle.cli("down", timeout=300)
         handle.topology.dataservices().remove()
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def editor(running: RunningTopology) -> dict[str, str]:
+    """The Authorization header of an editor of the running topology."""
+    return auth_headers(principal_token(running.topology, role="editor"))
+
+
+@pytest.fixture(scope="session")
+def customer(running: RunningTopology) -> dict[str, str]:
+    """The Authorization header of a customer of the running topology."""
+    return auth_headers(principal_token(running.topology, role="customer"))

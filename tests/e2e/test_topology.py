@@ -96,21 +96,22 @@ def test_static_files_are_served_by_the_edge(running: RunningTopology) -> None:
 
 
 def test_article_edit_invalidates_the_app_cache_and_the_page_shows_it(
-    running: RunningTopology,
+    running: RunningTopology, editor: dict[str, str]
 ) -> None:
     base = running.topology.url
     section = f"e2e-{uuid.uuid4().hex[:8]}"
     page = f"{base}/sections/{section}/"
     before, after = f"Before {uuid.uuid4().hex[:8]}", f"After {uuid.uuid4().hex[:8]}"
-    created = _post(f"{base}/api/articles/", json={"section": section, "title": before,
-                                                   "body": "e2e"})
+    created = _post(f"{base}/api/articles/", headers=editor,
+                    json={"section": section, "title": before, "body": "e2e"})
     assert created.status_code == 201, created.text
     slug = created.json()["slug"]
     first = _get(page)  # caches the feed in the app cache, and the page at the edge
     assert first.headers["x-cache-status"] == "MISS" and before in first.text
     assert _get(page).headers["x-cache-status"] == "HIT"
 
-    edited = httpx.patch(f"{base}/api/articles/{slug}/", json={"title": after}, timeout=TIMEOUT)
+    edited = httpx.patch(f"{base}/api/articles/{slug}/", json={"title": after}, headers=editor,
+                         timeout=TIMEOUT)
     assert edited.status_code == 200, edited.text
     pin = _cookie(edited, "q_rw")
 
@@ -150,12 +151,15 @@ def test_checkout_fanout_answers_within_budget_with_one_upstream_down(
     assert response.headers.get("x-cache-status") is None  # a POST never touches the cache
 
 
-def test_same_idempotency_key_twice_makes_one_order(running: RunningTopology) -> None:
+def test_same_idempotency_key_twice_makes_one_order(
+    running: RunningTopology, customer: dict[str, str]
+) -> None:
     key = f"e2e-{uuid.uuid4()}"
     url = f"{running.topology.url}/api/checkout/orders/"
     order = {"email": "buyer@example.com", "amount_cents": 4200}
-    first = _post(url, json=order, headers={"Idempotency-Key": key})
-    second = _post(url, json=order, headers={"Idempotency-Key": key})
+    assert _post(url, json=order, headers={"Idempotency-Key": key}).status_code == 401
+    first = _post(url, json=order, headers={"Idempotency-Key": key, **customer})
+    second = _post(url, json=order, headers={"Idempotency-Key": key, **customer})
     assert first.status_code == second.status_code == 201, (first.text, second.text)
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"

@@ -142,3 +142,12 @@ def test_worker_probe_runs_the_apps_health_module() -> None:
     module = WORKER_HEALTH_COMMAND[-1]
     assert WORKER_HEALTH_COMMAND[:2] == ["python", "-m"]
     assert (APP / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_app_trusts_forwarded_headers_only_from_the_load_balancer(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    trusted = named(objects, "ConfigMap", ENV_CONFIGMAP)["data"]["FORWARDED_ALLOW_IPS"].split(",")
+    ingress = named(objects, "NetworkPolicy", "web-ingress")["spec"]["ingress"][0]["from"]
+    admitted = [rule["ipBlock"]["cidr"] for rule in ingress]
+    assert trusted == admitted and "*" not in trusted, (trusted, admitted)

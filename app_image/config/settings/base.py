@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
     "django_celery_beat",
     "core",
     "content",
@@ -186,3 +188,7 @@ LOGGING = {
 }
 
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
+
+# isort: split
+# The write APIs' settings extend Celery's routes and schedule, so they come after them.
+from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
