@@ -1,8 +1,13 @@
-"""ASGI entry point served by uvicorn (`entrypoint.sh web`)."""
+"""ASGI entry point served by uvicorn (`entrypoint.sh web`); also serves the pod's metrics."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
+from config.metrics_server import metrics_serve_when_free
+from config.pgbouncer_metrics import PgBouncerCollector
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_asgi_application()
+# Every uvicorn worker imports this module; one of them wins METRICS_PORT (multiprocess mode).
+metrics_serve_when_free(extra=[PgBouncerCollector()])
