@@ -134,6 +134,10 @@ class ClusterSettings:
         "9.46.6", "chartClusterAutoscalerVersion",
         "Pinned Helm chart version of the cluster autoscaler.",
     )
+    chart_kube_prometheus_stack_version: str = setting(
+        "75.15.1", "chartKubePrometheusStackVersion",
+        "Pinned Helm chart version of kube-prometheus-stack (Prometheus, Alertmanager, Grafana).",
+    )
     cluster_autoscaler_image_tag: str = setting(
         "v1.33.0", "clusterAutoscalerImageTag",
         "Cluster autoscaler image tag (its minor must match kubernetesVersion).",
