@@ -42,8 +42,9 @@ def _queue_wait(queue: str) -> str:
             f"quintet_celery_queue_wait_seconds_bucket{{queue=\"{queue}\"}}[{WINDOW}])))")
 
 
-RATIO_5XX = (f"sum(rate(quintet_http_responses_total{{status=~\"5..\"}}[{WINDOW}])) / "
-             f"sum(rate(quintet_http_responses_total[{WINDOW}]))")
+# `or vector(0)`: with no 5xx at all the ratio is 0, not "no data".
+RATIO_5XX = (f"(sum(rate(quintet_http_responses_total{{status=~\"5..\"}}[{WINDOW}])) "
+             f"or vector(0)) / sum(rate(quintet_http_responses_total[{WINDOW}]))")
 CACHE_HIT_RATIO = (f"sum(rate(quintet_cache_lookups_total{{result=\"hit\"}}[{WINDOW}])) / "
                    f"sum(rate(quintet_cache_lookups_total[{WINDOW}]))")
 CONNECTIONS_RATIO = ("max(quintet_database_connections) / "

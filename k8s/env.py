@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from k8s.spec import APP_PORT, METRICS_PORT, PGBOUNCER_PORT, REDIS_PORT, Runtime, SecretValues, WorkloadSpec
+from k8s.spec import (
+    APP_PORT,
+    METRICS_PORT,
+    PGBOUNCER_PORT,
+    REDIS_PORT,
+    Runtime,
+    SecretValues,
+    WorkloadSpec,
+)
 
 # The variables the kit supplies, by where they come from. The contract test holds this to the
 # app's environment.json: every required variable is here, nothing here is unknown to the app,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from k8s.meta import APP, metadata
-from k8s.pods import selector
 from k8s.monitoring import MONITORING_NAMESPACE
+from k8s.pods import selector
 from k8s.spec import APP_PORT, METRICS_PORT, POSTGRES_PORT, REDIS_PORT, WorkloadSpec
 
 ANYWHERE = "0.0.0.0/0"

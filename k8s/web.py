@@ -6,8 +6,8 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import POOL_LABEL, metadata
-from k8s.pods import app_container, pod_template, selector
 from k8s.monitoring import metrics_port
+from k8s.pods import app_container, pod_template, selector
 from k8s.spec import APP_PORT, METRICS_PORT, Runtime, WorkloadSpec
 
 COMPONENT = "web"

@@ -6,8 +6,8 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import BROKER_AUTH_SECRET, BROKER_TRIGGER_AUTH, metadata
-from k8s.pods import app_container, pod_template, selector, worker_placement
 from k8s.monitoring import metrics_port
+from k8s.pods import app_container, pod_template, selector, worker_placement
 from k8s.spec import METRICS_PORT, REDIS_PORT, QueueSpec, Resources, Runtime, WorkloadSpec
 
 WORKER_SERVICE_ACCOUNT = "worker"

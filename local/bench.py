@@ -28,6 +28,7 @@ import redis
 from kombu import Connection, Exchange, Queue
 
 from local.cli import down, up
+from local.slo import slo_markdown
 from local.supervise import Supervisor
 from local.topology import ROOT, Topology, TopologyError
 
@@ -451,7 +452,7 @@ def main() -> int:
         begun = time.monotonic()
         report = run(topology)
         plot(report, OUT / "latency.png")
-        text = report_markdown(report)
+        text = report_markdown(report) + slo_markdown(topology.prometheus_url)
         (OUT / "report.md").write_text(text)
         figures = {k: {x: y for x, y in v.items() if x != "all_ms"}
                    for k, v in report.figures.items()}

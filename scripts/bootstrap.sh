@@ -13,6 +13,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_debs+
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_debs+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs+=(nginx)
 command -v dot >/dev/null 2>&1 || need_debs+=(graphviz)
+# Prometheus in `make up` and promtool in the rule tests (docs/observability.md).
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_debs+=(prometheus)
 
 if [ "$python_only" = "0" ] && [ ${#need_debs[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
