@@ -25,7 +25,7 @@ from local.topology import Topology
 ROOT = Path(__file__).resolve().parents[2]
 UP_TIMEOUT = 300
 CANDIDATE_BASES = range(28000, 29000, 100)
-PORT_SPAN = 35
+PORT_SPAN = 70  # base .. base+69 (local.topology: metrics ports at +40..+63)
 
 
 @dataclass
