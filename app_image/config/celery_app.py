@@ -172,7 +172,7 @@ def _task_started(task: Task | None = None, task_id: str | None = None, **_: Any
     age_ms = None if due is None else max(0.0, (time.time() - due) * 1000)
     if age_ms is not None:
         queue_age.queue_age_record(queue=queue, age_ms=age_ms)
-        pass
+        metrics.TASK_QUEUE_WAIT.labels(queue=queue).observe(age_ms / 1000)
     if task_id:
         _started[task_id] = time.perf_counter()
     log.info("task_started", queue_age_ms=None if age_ms is None else round(age_ms, 1))
