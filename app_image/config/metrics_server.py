@@ -17,23 +17,25 @@ import time
 from collections.abc import Iterable
 
 import structlog
+from django.conf import settings
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from prometheus_client.registry import Collector
 
+from config.env import metrics_multiproc_dir
+
 log = structlog.get_logger(__name__)
 BIND_RETRY_SECONDS = 5.0
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def metrics_port() -> int:
     """METRICS_PORT from the environment contract (0 turns the endpoint off)."""
-    return int(os.environ.get("METRICS_PORT") or 0)
+    return int(settings.METRICS_PORT)
 
 
 def metrics_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
     """A registry that sums the sample files of every process, plus `extra` collectors."""
     registry = CollectorRegistry()
-    if os.environ.get(MULTIPROC_ENV):
+    if metrics_multiproc_dir():
         multiprocess.MultiProcessCollector(registry)
     for collector in extra:
         registry.register(collector)
@@ -46,7 +48,7 @@ def metrics_serve(*, extra: Iterable[Collector] = (), host: str | None = None) -
     if not port:
         return False
     try:
-        start_http_server(port, addr=host or os.environ.get("HOST") or "0.0.0.0",
+        start_http_server(port, addr=host or settings.METRICS_HOST,
                           registry=metrics_registry(extra))
     except OSError:
         return False

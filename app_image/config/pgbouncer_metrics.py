@@ -1,19 +1,18 @@
 """PgBouncer pool use and the primary's connection count, read at scrape time.
 
-The pod's own PgBouncer (DATABASE_URL's host and port) answers `SHOW POOLS` / `SHOW DATABASES` on
-its admin database `pgbouncer` to the app role (listed in `stats_users`); the primary answers how
-many connections it holds against `max_connections`. A failed read yields `quintet_pgbouncer_up 0`
-and no other sample: a scrape never fails because PgBouncer is down.
+The pod's own PgBouncer (the `default` database's host and port) answers `SHOW POOLS` and
+`SHOW DATABASES` on its admin database `pgbouncer` to the app role (listed in `stats_users`); the
+primary answers how many connections it holds against `max_connections`. A failed read yields
+`quintet_pgbouncer_up 0` and no other sample: a scrape never fails because PgBouncer is down.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import psycopg
+from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -28,11 +27,11 @@ POOL_COLUMNS = {
 CONNECT_TIMEOUT_SECONDS = 2
 
 
-def _connect(url: str, *, dbname: str | None = None) -> psycopg.Connection[Any]:
-    parts = urlsplit(url)
+def _connect(database: Mapping[str, Any], *, dbname: str | None = None
+             ) -> psycopg.Connection[Any]:
     return psycopg.connect(
-        host=parts.hostname, port=parts.port or 5432, user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""), dbname=dbname or parts.path.lstrip("/"),
+        host=database["HOST"], port=database["PORT"], user=database["USER"],
+        password=database["PASSWORD"], dbname=dbname or database["NAME"],
         connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True, prepare_threshold=None,
         # The admin console speaks the simple query protocol only.
         cursor_factory=psycopg.ClientCursor)
@@ -48,14 +47,14 @@ def _rows(conn: psycopg.Connection[Any], query: str) -> list[dict[str, Any]]:
 class PgBouncerCollector(Collector):
     """Pool gauges per database of the pod's PgBouncer, and the primary's connections."""
 
-    def __init__(self, *, database_url: str | None = None) -> None:
-        self.database_url = database_url or os.environ.get("DATABASE_URL", "")
+    def __init__(self, *, database: Mapping[str, Any] | None = None) -> None:
+        self.database = database or settings.DATABASES["default"]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """One read of the admin console and of the primary per scrape."""
         up = GaugeMetricFamily("quintet_pgbouncer_up", "1 when the pod's PgBouncer answered.")
         try:
-            with _connect(self.database_url, dbname="pgbouncer") as admin:
+            with _connect(self.database, dbname="pgbouncer") as admin:
                 pools = _rows(admin, "SHOW POOLS")
                 databases = _rows(admin, "SHOW DATABASES")
         except psycopg.Error:
@@ -96,7 +95,7 @@ class PgBouncerCollector(Collector):
         limit = GaugeMetricFamily("quintet_database_max_connections",
                                   "The primary's max_connections.")
         try:
-            with _connect(self.database_url) as conn:
+            with _connect(self.database) as conn:
                 count = _rows(conn, "SELECT count(*) AS n FROM pg_stat_activity "
                                     "WHERE backend_type = 'client backend'")[0]["n"]
                 maximum = _rows(conn, "SHOW max_connections")[0]["max_connections"]

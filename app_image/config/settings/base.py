@@ -173,6 +173,10 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
 
+# ---- metrics: this process's Prometheus port (docs/observability.md) ----------------------
+METRICS_PORT: int = ENV["METRICS_PORT"]
+METRICS_HOST: str = ENV["HOST"]
+
 # ---- error tracking: Sentry only when SENTRY_DSN is set; never personal data ---------------
 SENTRY_DSN: str = ENV["SENTRY_DSN"]
 error_tracking_init(dsn=SENTRY_DSN)
