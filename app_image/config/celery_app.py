@@ -21,7 +21,6 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from config import metrics, queue_age
-from config.env import metrics_multiproc_dir
 from config.metrics_server import metrics_serve
 from config.pgbouncer_metrics import PgBouncerCollector
 from config.queue_metrics import QueueLengthCollector
@@ -245,15 +244,6 @@ def _worker_metrics(**_: Any) -> None:
 @signals.beat_init.connect
 def _beat_metrics(**_: Any) -> None:
     metrics_serve()
-
-
-@signals.worker_process_shutdown.connect
-def _child_metrics_done(pid: int | None = None, **_: Any) -> None:
-    # A recycled prefork child's live gauges must not linger in the sums.
-    if metrics_multiproc_dir():
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 @signals.worker_shutdown.connect
