@@ -17,8 +17,8 @@ bootstrap: ## install Debian packages (when missing) and the Python venv
 venv: ## install only the Python venv (enough for plan, lint and mock tests)
 	@scripts/bootstrap.sh --python-only
 
-plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
-	@$(PY) -m offline.plan --stack "$(STACK)" $(if $(JSON),--json,)
+plan: venv ## offline plan under Pulumi mocks and the providers' rules: STACK=dev|staging|prod (or "dev prod") [JSON=1] [IMAGE_TAG=t]
+	@$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json,) $(if $(IMAGE_TAG),--image-tag "$(IMAGE_TAG)",)
 
 new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
 	@$(PY) -m offline.new_stack --name "$(NAME)" --from "$(FROM)"

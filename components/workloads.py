@@ -96,6 +96,16 @@ class WorkloadsArgs:
     (KEDA, the AWS Load Balancer Controller). Every object waits for them through the namespace."""
 
 
+def job_await(obj: dict[str, Any]) -> pulumi.CustomTimeouts | None:
+    """Pulumi waits for a Job exactly as long as Kubernetes lets it run
+    (``activeDeadlineSeconds``): not the provider's default 10 minutes, which gives up on a
+    migration Kubernetes would still finish, nor longer, which waits on a Job already failed."""
+    if obj["kind"] != "Job":
+        return None
+    deadline = obj["spec"]["activeDeadlineSeconds"]
+    return pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
+
+
 def _phase(kind: str) -> int:
     for index, kinds in enumerate(PHASES):
         if kind in kinds:
@@ -170,6 +180,7 @@ class Workloads(pulumi.ComponentResource):
                 # A Job is immutable and keeps its name: replace it by deleting first, which
                 # runs the new image's migrations.
                 delete_before_replace=obj["kind"] == "Job",
+                custom_timeouts=job_await(obj),
             )
             resource = self._declare(name, obj, key, source, child)
             created[key] = resource

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.cluster import ami_type_for, kubeconfig
+from components.eks_releases import DEFAULT_VERSION, EKS_RELEASES
 from k8s.meta import READINESS_GATE_LABEL
 from stacks.settings import load_settings
 from tests.infra.conftest import SHIPPED_STACKS
@@ -230,7 +231,7 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
     ca = run.named("cluster-software-cluster-autoscaler").inputs["values"]
     assert ca["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert ca["autoDiscovery"]["clusterName"] == "quintet-prod"
-    assert ca["image"]["tag"] == "v1.33.0"
+    assert ca["image"]["tag"] == EKS_RELEASES[DEFAULT_VERSION].autoscaler_image_tag
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -345,9 +346,15 @@ def test_graviton_pool_gets_the_arm_ami(run_with):
             "quintet:workersPoolMax (3)",
         ),
         (
-            {"quintet:kubernetesVersion": "1.34"},
-            "quintet:addonKubeProxyVersion: 'v1.33.0-eksbuild.2' is not allowed; its minor must "
-            "match quintet:kubernetesVersion (1.34)",
+            {"quintet:kubernetesVersion": "1.34",
+             "quintet:addonKubeProxyVersion": "v1.35.3-eksbuild.13"},
+            "quintet:addonKubeProxyVersion: 'v1.35.3-eksbuild.13' is not allowed; its minor "
+            "must match quintet:kubernetesVersion (1.34)",
+        ),
+        (
+            {"quintet:kubernetesVersion": "1.37"},
+            'quintet:kubernetesVersion: "1.37" is not allowed; the kit\'s EKS table knows '
+            "1.33, 1.34, 1.35; add a row for 1.37",
         ),
         (
             {"quintet:clusterPublicAccessCidrs": ["10.0.0.1/8"]},

@@ -13,6 +13,7 @@ from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
 from offline.mocks import ProgramRun, mask_secrets, run_program
 from offline.stack_files import read_stack_config
+from stacks.image import OFFLINE_IMAGE_TAG
 from stacks.settings import load_settings
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
@@ -156,7 +157,7 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     assert run.named("cluster-software-kube-prometheus-stack").urn in namespace.dependencies
     web = run.named("workloads-deployment-web")
     app = web.inputs["spec"]["template"]["spec"]["containers"][0]
-    assert app["image"].endswith(".amazonaws.com/quintet-prod:latest"), app["image"]
+    assert app["image"].endswith(f".amazonaws.com/quintet-prod:{OFFLINE_IMAGE_TAG}"), app["image"]
     assert run.named("workloads-job-migrate").urn in web.dependencies
     binding = run.named("workloads-targetgroupbinding-web")
     (target_group,) = run.of_type("aws:lb/targetGroup:TargetGroup")
