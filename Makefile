@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench cost
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench cost slo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ status: venv ## status table of the local topology: process, pid, port, healthy
 
 reset: venv ## stop the local topology and wipe its state (.local/)
 	@$(PY) -m local.cli reset
+
+slo: venv ## the SLO table (target, measured, pass/fail) from the local Prometheus of `make up`
+	@$(PY) -m local.slo
 
 bench: bootstrap ## load the local topology (up for the run) and write build/bench/report.md
 	@$(PY) -m local.bench

@@ -6,8 +6,9 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import POOL_LABEL, READINESS_GATE_ON, metadata
+from k8s.monitoring import metrics_port
 from k8s.pods import app_container, pod_template, selector
-from k8s.spec import APP_PORT, Runtime, WorkloadSpec
+from k8s.spec import APP_PORT, METRICS_PORT, Runtime, WorkloadSpec
 
 COMPONENT = "web"
 SERVICE_ACCOUNT = "web"
@@ -37,7 +38,7 @@ def deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[s
         runtime.image,
         ["web"],
         spec.web_resources,
-        ports=[{"name": "http", "containerPort": APP_PORT}],
+        ports=[{"name": "http", "containerPort": APP_PORT}, metrics_port(METRICS_PORT)],
         startupProbe=_probe(spec, "/livez", periodSeconds=2, failureThreshold=30),
         readinessProbe=_probe(spec, "/healthz", periodSeconds=5, failureThreshold=2),
         livenessProbe=_probe(spec, "/livez", periodSeconds=10, failureThreshold=3),

@@ -95,7 +95,7 @@ def up(topology: Topology, *, detach: bool) -> int:
     if busy:
         raise TopologyError("ports needed by the topology are taken:\n  " + "\n  ".join(busy)
                             + "\nstop those processes or pick other ports with "
-                              "QUINTET_BASE_PORT=<port> (uses <port> to <port>+34)")
+                              "QUINTET_BASE_PORT=<port> (uses <port> to <port>+69)")
     _check_saved_ports(topology)
     started = time.monotonic()
     try:

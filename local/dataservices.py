@@ -369,6 +369,7 @@ unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {conf_dir / "userlist.txt"}
 pool_mode = transaction
+stats_users = {APP_USER}
 max_client_conn = 2000
 default_pool_size = 20
 ignore_startup_parameters = extra_float_digits

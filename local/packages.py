@@ -24,6 +24,8 @@ PROGRAMS = {
     "nginx": ("nginx", "/usr/sbin/nginx"),
     "graphviz": ("dot", "/usr/bin/dot"),
     "wrk": ("wrk", "/usr/bin/wrk"),  # make bench: the closed-loop load generator
+    # make up's Prometheus and the promtool rule tests (docs/observability.md).
+    "prometheus": ("promtool", "/usr/bin/promtool"),
 }
 """Package -> (program, where Debian puts it when sbin is not on a user's PATH)."""
 SERVICES = ("postgresql", "pgbouncer", "redis-server", "nginx")

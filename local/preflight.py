@@ -17,6 +17,7 @@ BINARIES = {
     "pgbouncer": (PGBOUNCER, "pgbouncer"),
     "redis-server": (REDIS_SERVER, "redis-server"),
     "nginx": (shutil.which("nginx") or "/usr/sbin/nginx", "nginx"),
+    "prometheus": (shutil.which("prometheus") or "/usr/bin/prometheus", "prometheus"),
 }
 
 

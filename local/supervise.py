@@ -26,6 +26,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from local.dataservices import PG_BIN, pid_alive
 from local.dataservices import SERVICES as DATA_SERVICES
 from local.nginx import nginx_command, nginx_write
+from local.prometheus import prometheus_command, prometheus_write
 from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
 
 PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 80}
@@ -77,8 +78,15 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
                 "--delay-ms", str(topology.upstream_delay_ms)], None
     if process.name == "nginx":
         return nginx_command(topology), None
+    if process.name == "prometheus":
+        return prometheus_command(topology), None
     launch = [_python(), "-m", "local.launch", str(topology.app_env_file),
               f"TMPDIR={topology.tmp_dir(process.name)}"]
+    metrics = topology.metrics_port(process.name)
+    if metrics is not None:
+        launch.append(f"METRICS_PORT={metrics}")
+    if process.name == "flower":
+        return [*launch, f"PORT={process.port}", "--", str(ENTRYPOINT), "flower"], None
     if process.name.startswith("web-"):
         return [*launch, f"PORT={process.port}", "--", str(ENTRYPOINT), "web"], None
     if process.name.startswith("worker-"):
@@ -157,6 +165,7 @@ class Supervisor:
         for folder in (topology.run_dir, topology.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         nginx_write(topology)
+        prometheus_write(topology)
         supervisor_conf_path(topology).write_text(supervisor_config(topology))
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -305,6 +314,8 @@ def healthy(topology: Topology, process: Process) -> bool:
         return _http_ok(f"{topology.url}/livez") and _http_ok(f"{topology.origin_url}/livez")
     if name.startswith("worker-") or name == "beat":
         return worker_heartbeat_fresh(topology, name)  # beat touches the same file per tick
+    if name == "prometheus":
+        return _http_ok(f"{topology.prometheus_url}/-/ready")
     assert port is not None
     return tcp_open(port)
 

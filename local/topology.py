@@ -9,6 +9,8 @@ processes as follows:
     worker pools, beat       -> worker-*, beat   `entrypoint.sh worker <queue>`, `beat`
     RDS, ElastiCache         -> primary, replica, pgbouncer, cache, broker (local/dataservices)
     third-party APIs         -> stub             local/stub_upstream
+    kube-prometheus-stack    -> prometheus        Debian's prometheus, the kit's rule file
+    Flower (port-forward)    -> flower            basic auth from the state dir
 
 The app's environment is built from app_image/environment.json (the contract): every variable
 in it gets a local value or its documented default, and nothing outside it is passed, except the
@@ -89,6 +91,31 @@ class Topology:
         return self.base_port + 1
 
     @property
+    def prometheus_port(self) -> int:
+        """Prometheus (scrapes every app process; the SLO table reads it)."""
+        return self.base_port + 20
+
+    @property
+    def prometheus_url(self) -> str:
+        """Prometheus's HTTP API."""
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def flower_port(self) -> int:
+        """Flower (basic auth)."""
+        return self.base_port + 21
+
+    def metrics_port(self, name: str) -> int | None:
+        """The METRICS_PORT of app process `name` (None: it has none)."""
+        if name.startswith("web-"):
+            return self.base_port + 40 + int(name.removeprefix("web-"))
+        if name.startswith("worker-"):
+            return self.base_port + 60 + WORKER_QUEUES.index(name.removeprefix("worker-"))
+        if name == "beat":
+            return self.base_port + 60 + len(WORKER_QUEUES)
+        return None
+
+    @property
     def stub_port(self) -> int:
         """The stub third-party upstreams."""
         return self.base_port + 5
@@ -160,13 +187,20 @@ class Topology:
                   for i in range(1, self.web_processes + 1)]
         procs += [Process(f"worker-{q}", 4, None, f"Celery {q} pool") for q in WORKER_QUEUES]
         procs.append(Process("beat", 4, None, "Celery beat"))
+        procs.append(Process("flower", 4, self.flower_port, "Flower (basic auth)"))
         procs.append(Process("nginx", 5, self.edge_port, f"edge + ALB (:{self.alb_port})"))
+        procs.append(Process("prometheus", 5, self.prometheus_port,
+                             "kube-prometheus-stack (rules, SLOs)"))
         return procs
 
     def ports(self) -> dict[int, str]:
         """Every port the topology listens on, to the process owning it."""
         owned = {p.port: p.name for p in self.processes() if p.port is not None}
         owned[self.alb_port] = "nginx"
+        for process in self.processes():
+            metrics = self.metrics_port(process.name)
+            if metrics is not None:
+                owned[metrics] = f"{process.name} metrics"
         return owned
 
     # ---- the app's environment ------------------------------------------------------
@@ -179,6 +213,15 @@ class Topology:
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def flower_basic_auth(self) -> str:
+        """Flower's `user:password`: made once, kept in the state dir (0600)."""
+        path = self.state_dir / "flower_password"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(18))
+            path.chmod(0o600)
+        return f"admin:{path.read_text().strip()}"
 
     def local_values(self) -> dict[str, str]:
         """The local topology's value of each contract variable it knows."""
@@ -195,6 +238,8 @@ class Topology:
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
             # Local mode: webhook endpoints may be plain-HTTP loopback receivers.
             "WEBHOOKS_ALLOW_LOOPBACK": "true",
+            "FLOWER_BASIC_AUTH": self.flower_basic_auth(),
+            "METRICS_PORT": "0",  # each app process gets its own (local.supervise)
         }
         values |= {f"UPSTREAM_{n.upper()}_URL": f"{stub}/{n}" for n in UPSTREAM_NAMES}
         return values | self.extra

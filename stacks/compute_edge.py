@@ -118,6 +118,7 @@ def build_compute_edge(
                 metrics_server=c.chart_metrics_server_version,
                 keda=c.chart_keda_version,
                 cluster_autoscaler=c.chart_cluster_autoscaler_version,
+                kube_prometheus_stack=c.chart_kube_prometheus_stack_version,
             ),
             autoscaler_image_tag=c.cluster_autoscaler_image_tag,
             ready=cluster.ready,

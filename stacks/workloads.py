@@ -104,6 +104,8 @@ def render_secrets() -> SecretValues:
         cache_auth_token=RENDER_SECRET,
         broker_auth_token=RENDER_SECRET,
         django_secret_key=RENDER_SECRET,
+        flower_basic_auth=RENDER_SECRET,
+        sentry_dsn=RENDER_SECRET,
     )
 
 
@@ -123,6 +125,7 @@ def build_workloads_tier(
     database, cache = data.database, data.cache
     spec = workload_spec(settings, stack)
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
+    flower_password = random.RandomPassword("flower-password", length=32, special=False)
     replicas = database.replica_addresses
     return Workloads(
         "workloads",
@@ -143,6 +146,7 @@ def build_workloads_tier(
             cache_auth_token=cache.cache_auth_token,
             broker_auth_token=cache.broker_auth_token,
             django_secret_key=secret_key.result,
+            flower_basic_auth=flower_password.result.apply(lambda p: f"admin:{p}"),
             depends_on=[compute.software],
         ),
     )

@@ -162,6 +162,15 @@ def environment_load(*, environ: Mapping[str, str] | None = None) -> dict[str, A
     return values
 
 
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Image-internal, not part of the contract: entrypoint.sh sets it for prometheus-client."""
+
+
+def metrics_multiproc_dir() -> str:
+    """Where this container's processes write their metric samples ('' outside the image)."""
+    return os.environ.get(MULTIPROC_DIR_VARIABLE, "")
+
+
 def example_environment() -> dict[str, str]:
     """The contract's example values (valid by construction; for build-time settings only)."""
     return {var.name: var.example for var in contract_load()}

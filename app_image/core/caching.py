@@ -23,6 +23,7 @@ from django_redis import get_redis_connection
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import LockError
 
+from config.metrics import cache_lookup_record
 from core.routing import pin_to_primary
 
 T = TypeVar("T")
@@ -76,9 +77,11 @@ def cache_read_through(
 ) -> T:
     """Return the cached value of `key`, building it at most once across concurrent misses."""
     if not cache_available():
+        cache_lookup_record(key=key, hit=False)
         return _rebuild(key, build)
     try:
         value = cache.get(key, _MISSING)
+        cache_lookup_record(key=key, hit=value is not _MISSING)
         if value is not _MISSING:
             return value  # type: ignore[return-value]
         lock = cache.lock(f"lock:{key}", timeout=lock_seconds, thread_local=False)

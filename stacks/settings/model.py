@@ -148,6 +148,10 @@ class ClusterSettings:
         _DEFAULT_RELEASE.charts["cluster-autoscaler"], "chartClusterAutoscalerVersion",
         "Pinned Helm chart version of the cluster autoscaler.",
     )
+    chart_kube_prometheus_stack_version: str = setting(
+        "75.15.1", "chartKubePrometheusStackVersion",
+        "Pinned Helm chart version of kube-prometheus-stack (Prometheus, Alertmanager, Grafana).",
+    )
     cluster_autoscaler_image_tag: str = setting(
         _DEFAULT_RELEASE.autoscaler_image_tag, "clusterAutoscalerImageTag",
         "Cluster autoscaler image tag (its minor must match kubernetesVersion).",

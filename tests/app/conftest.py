@@ -46,6 +46,10 @@ class WebServer:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_url: str = ""
+    """Its Prometheus endpoint (METRICS_PORT, one per server)."""
+    tmp_dir: Path | None = None
+    """Its private TMPDIR (the multiprocess metrics files live under it)."""
 
     def log_text(self) -> str:
         """What the server printed so far."""
@@ -95,6 +99,7 @@ def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
+        "METRICS_PORT": "0",  # start_web gives each server its own
     })
     return env
 
@@ -165,8 +170,12 @@ def db_fresh(django_app: None) -> Iterator[None]:
 def start_web(env: dict[str, str], port: int) -> WebServer:
     """Start `entrypoint.sh web` on `port` and wait until /livez answers."""
     log = open(Path(tempfile.gettempdir()) / f"quintet-web-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([str(ENTRYPOINT), "web"], env={**env, "PORT": str(port)},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Own TMPDIR and metrics port: servers of parallel runs never share metrics files or ports.
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"quintet-web-{port}-"))
+    metrics_port = free_port()
+    process = subprocess.Popen(
+        [str(ENTRYPOINT), "web"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**env, "PORT": str(port), "METRICS_PORT": str(metrics_port), "TMPDIR": str(tmp_dir)})
     log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -175,7 +184,8 @@ def start_web(env: dict[str, str], port: int) -> WebServer:
             raise RuntimeError(f"web exited with {process.returncode}; see {log.name}")
         try:
             if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
-                return WebServer(url, process, Path(log.name))
+                return WebServer(url, process, Path(log.name),
+                                 f"http://127.0.0.1:{metrics_port}/metrics", tmp_dir)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -195,6 +205,8 @@ def stop_web(server: WebServer, timeout: float = 30) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+    if server.tmp_dir is not None:
+        shutil.rmtree(server.tmp_dir, ignore_errors=True)
     return int(server.process.returncode)
 
 

@@ -25,7 +25,7 @@ from tests.app.conftest import (
 )
 
 pytestmark = pytest.mark.services
-PROCESS_TYPES = ["web", "worker", "beat", "migrate", "check"]
+PROCESS_TYPES = ["web", "worker", "beat", "flower", "migrate", "check"]
 
 
 def test_entrypoint_names_exactly_the_process_types() -> None:
@@ -41,6 +41,15 @@ def test_unknown_process_type_prints_usage_and_exits_2(args: list[str]) -> None:
     assert result.returncode == 2
     for name in PROCESS_TYPES:
         assert name in result.stderr
+
+
+@pytest.mark.parametrize("auth", ["", "admin", "admin:", ":secret"])
+def test_flower_refuses_to_start_without_basic_auth(app_env: dict[str, str], auth: str) -> None:
+    result = run_entrypoint(["flower"], {**app_env, "FLOWER_BASIC_AUTH": auth,
+                                         "PORT": str(free_port())}, timeout=30)
+    assert result.returncode == 2
+    assert "FLOWER_BASIC_AUTH=user:password" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_check_deploy_is_clean_with_production_settings(app_env: dict[str, str]) -> None:

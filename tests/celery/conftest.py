@@ -114,13 +114,14 @@ class Stack:
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 
-    def start_worker(self, queues: str) -> Worker:
+    def start_worker(self, queues: str, *, metrics_port: int = 0) -> Worker:
         """Start `entrypoint.sh worker <queues>` and wait until its consumer is connected."""
         tmp_dir = Path(tempfile.mkdtemp(prefix=f"w-{queues}-", dir=self.work_dir))
         log_path = tmp_dir / "worker.log"
+        env = {**self.env, "TMPDIR": str(tmp_dir), "METRICS_PORT": str(metrics_port)}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [str(ENTRYPOINT), "worker", queues], env={**self.env, "TMPDIR": str(tmp_dir)},
+                [str(ENTRYPOINT), "worker", queues], env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         self.started.append(process)
@@ -187,6 +188,7 @@ def stack() -> Iterator[Stack]:
         "UPSTREAM_ADDRESS_URL": "http://127.0.0.1:9/address",
         "LOG_LEVEL": "INFO",
         "WEBHOOKS_ALLOW_LOOPBACK": "true",  # the receivers are plain-HTTP loopback servers
+        "METRICS_PORT": "0",  # start_worker(metrics_port=...) turns it on for one worker
     })
     stack = Stack(services, env, work_dir)
     try:

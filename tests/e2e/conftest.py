@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UP_TIMEOUT = 900
 """A generous ceiling: a first `up` on a busy 2-core machine takes minutes, not seconds."""
 CANDIDATE_BASES = range(28000, 29000, 100)
-PORT_SPAN = 35
+PORT_SPAN = 70  # base .. base+69 (local.topology: metrics ports at +40..+63)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from tests.e2e.conftest import RunningTopology
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TIMEOUT = httpx.Timeout(10.0)
-SET_BY_THE_ENTRYPOINT = {"DJANGO_SETTINGS_MODULE", "PWD", "OLDPWD", "SHLVL", "_"}
+SET_BY_THE_ENTRYPOINT = {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR", "PWD", "OLDPWD",
+                         "SHLVL", "_"}
 """The image's own export and bash's bookkeeping, not variables the runner passes."""
 
 

@@ -11,6 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config.env import environment_load
+from config.error_tracking import error_tracking_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ENV = environment_load()
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes arrive with the pod IP as Host (see health/middleware.py).
     "health.middleware.ProbeMiddleware",
+    # Right after the probes: every other request is timed and counted (docs/observability.md).
+    "core.request_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.CacheControlMiddleware",
@@ -186,6 +189,14 @@ LOGGING = {
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
+
+# ---- metrics: this process's Prometheus port (docs/observability.md) ----------------------
+METRICS_PORT: int = ENV["METRICS_PORT"]
+METRICS_HOST: str = ENV["HOST"]
+
+# ---- error tracking: Sentry only when SENTRY_DSN is set; never personal data ---------------
+SENTRY_DSN: str = ENV["SENTRY_DSN"]
+error_tracking_init(dsn=SENTRY_DSN)
 
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
 
