@@ -1,8 +1,12 @@
 """A tiny stub of the three third-party checks (sanctions, fraud, address). Stdlib only.
 
-Any request to /<name> answers JSON after `delay_ms`; names listed in `fail` answer 503.
-Change both at run time with `POST /_control?delay_ms=300&fail=fraud`. Used by the app tests
-and by the local topology (`python -m local.stub_upstream --port 9100 --delay-ms 300`).
+Any request to /<name> answers JSON after `delay_ms`; names listed in `fail` answer 503; names
+listed in `drip` send their headers at once, then one body byte every `drip_ms` for a long time
+(an upstream that keeps every per-read timeout happy and never finishes). Each call's name, start
+and end (time.monotonic) are kept in `calls_log`.
+Change delay and failures at run time with `POST /_control?delay_ms=300&fail=fraud`. Used by
+the app tests and by the local topology
+(`python -m local.stub_upstream --port 9100 --delay-ms 300`).
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ from urllib.parse import parse_qs, urlsplit
 class StubUpstream:
     """A threaded HTTP stub on 127.0.0.1 with a configurable delay and failing names."""
 
-    def __init__(self, port: int = 0, delay_ms: int = 0, fail: frozenset[str] = frozenset()):
+    def __init__(self, port: int = 0, delay_ms: int = 0, fail: frozenset[str] = frozenset(),
+                 drip: frozenset[str] = frozenset(), drip_ms: int = 200):
         self.delay_ms = delay_ms
         self.fail = set(fail)
+        self.drip = set(drip)
+        self.drip_ms = drip_ms
         self.calls = 0
+        self.calls_log: list[tuple[str, float, float]] = []
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,11 +53,30 @@ class StubUpstream:
                     self._send(200, {"delay_ms": stub.delay_ms, "fail": sorted(stub.fail)})
                     return
                 stub.calls += 1
+                started = time.monotonic()
+                if name in stub.drip:
+                    self._drip()
+                    return
                 time.sleep(stub.delay_ms / 1000)
                 if name in stub.fail:
                     self._send(503, {"service": name, "error": "stub failure"})
                 else:
                     self._send(200, {"service": name, "ok": True, "score": 0.1})
+                stub.calls_log.append((name, started, time.monotonic()))
+
+            def _drip(self, length: int = 300) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(length))
+                    self.end_headers()
+                    self.wfile.flush()
+                    for _ in range(length):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(stub.drip_ms / 1000)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller's deadline cut it off: the point of dripping
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

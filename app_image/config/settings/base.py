@@ -10,10 +10,12 @@ import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config.edge import edge_contract_load
 from config.env import environment_load
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ENV = environment_load()
+EDGE = edge_contract_load()
 
 
 def database_from_url(url: str) -> dict[str, Any]:
@@ -56,7 +58,7 @@ MIDDLEWARE = [
     # First: probes arrive with the pod IP as Host (see health/middleware.py).
     "health.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.static.StaticFilesMiddleware",
     "core.middleware.CacheControlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.ReadYourWritesMiddleware",
@@ -86,7 +88,7 @@ for index, replica_url in enumerate(ENV["DATABASE_REPLICA_URLS"]):
     REPLICA_DATABASES.append(alias)
 DATABASE_ROUTERS = ["core.routing.PrimaryReplicaRouter"]
 READ_YOUR_WRITES_SECONDS: int = ENV["READ_YOUR_WRITES_SECONDS"]
-READ_YOUR_WRITES_COOKIE = "q_rw"
+READ_YOUR_WRITES_COOKIE: str = EDGE["bypass_cookies"]["read_your_writes"]
 STATEMENT_TIMEOUT_MS: int = ENV["STATEMENT_TIMEOUT_MS"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -113,6 +115,10 @@ BROKER_URL: str = ENV["BROKER_URL"]
 
 # Sessions live in signed cookies: nothing on local disk, and no Redis outage logs anyone out.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_NAME: str = EDGE["bypass_cookies"]["session"]
+# Requests carrying any of these are personal: no edge cache may serve or store them.
+EDGE_BYPASS_COOKIES: tuple[str, ...] = tuple(EDGE["bypass_cookies"].values())
+EDGE_CACHEABLE_METHODS: tuple[str, ...] = tuple(EDGE["cacheable_methods"])
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
