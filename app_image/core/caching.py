@@ -141,7 +141,7 @@ def _fallback(key: str, family: str, build: Callable[[], T], ttl: int, stale_sec
         raise CacheBuildBusy(BUILD_BUSY)
     try:
         entry = cache.get(key, _MISSING)
-        if entry is not _MISSING:
+        if entry is not _MISSING and _fresh(entry, generation_current(family=family)):
             return entry[2]  # type: ignore[no-any-return]
         return _build_and_store(key, family, build, ttl, stale_seconds)
     finally:
