@@ -65,6 +65,13 @@ def replica_mark_ok(alias: str) -> None:
         _breakers[alias] = _Breaker()
 
 
+def replica_failures(alias: str) -> int:
+    """Consecutive failed attempts on the replica (0 once it answered again)."""
+    with _lock:
+        breaker = _breakers.get(alias)
+        return breaker.failures if breaker is not None else 0
+
+
 def replica_open(alias: str) -> bool:
     """True while the replica's breaker skips it."""
     with _lock:
