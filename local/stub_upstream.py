@@ -31,9 +31,13 @@ class StubUpstream:
         self.drip_ms = drip_ms
         self.calls = 0
         self.calls_log: list[tuple[str, float, float]] = []
+        self.peers: set[tuple[str, int]] = set()
+        """Client (address, port) pairs seen: one per TCP connection, so reuse shows."""
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a shared client reuses its connections
+
             def do_GET(self) -> None:
                 self._answer()
 
@@ -63,6 +67,7 @@ class StubUpstream:
                 else:
                     self._send(200, {"service": name, "ok": True, "score": 0.1})
                 stub.calls_log.append((name, started, time.monotonic()))
+                stub.peers.add(self.client_address)
 
             def _drip(self, length: int = 300) -> None:
                 try:
