@@ -4,6 +4,7 @@ per call and for the whole fan-out against a slow-drip upstream, one shared clie
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import httpx
@@ -34,7 +35,7 @@ def test_async_calls_overlap_and_sync_calls_follow_each_other(
     concurrent = _calls(stub_upstream, "/api/checkout/prepare/", web)
     assert max(start for _, start, _ in concurrent) < min(end for _, _, end in concurrent)
     sequential = _calls(stub_upstream, "/api/checkout/prepare-sync/", web)
-    for (_, _, previous_end), (_, start, _) in zip(sequential, sequential[1:], strict=False):
+    for (_, _, previous_end), (_, start, _) in itertools.pairwise(sequential):
         assert start >= previous_end
 
 

@@ -86,7 +86,7 @@ def _take_turns(rounds: int, step: Callable[[int, int], None]) -> list[BaseExcep
                 if not errors:
                     step(me, n)
                 turns[1 - me].set()
-        except BaseException as exc:  # noqa: BLE001  (reported to the test below)
+        except BaseException as exc:  # reported to the test below
             errors.append(exc)
             turns[1 - me].set()
         finally:

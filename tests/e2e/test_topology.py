@@ -204,8 +204,17 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
         assert len(after[other]) == before[other], f"{EMAIL_TASK} ran on {other}"
 
 
+def test_healthz_is_not_public_at_the_edge(running: RunningTopology) -> None:
+    for path in ("/healthz", "/healthz/", "/healthz?full=1"):
+        public = _get(f"{running.topology.url}{path}")
+        assert public.status_code == 404, (path, public.text)
+        assert "127.0.0.1" not in public.text and "checks" not in public.text
+    assert _get(f"{running.topology.origin_url}/healthz").status_code == 200  # monitors
+    assert _get(f"{running.topology.url}/readyz").status_code == 200
+
+
 def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:
-    url = f"{running.topology.url}/healthz"
+    url = f"{running.topology.origin_url}/healthz"  # the monitors' way in; the edge blocks it
     assert _get(url).status_code == 200
     supervisor = Supervisor(running.topology)
     supervisor.stop_process("replica")
@@ -213,7 +222,8 @@ def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> N
         down = _get(url)
         assert down.status_code == 503
         assert any(name.startswith("replica") for name in down.json()["failed"]), down.text
-        assert down.headers.get("x-cache-status") in (None, "BYPASS", "MISS", "EXPIRED")
+        assert "127.0.0.1" not in down.text
+        assert _get(f"{running.topology.url}/readyz").status_code == 200
     finally:
         supervisor.start_process("replica")
     deadline = time.monotonic() + 20
