@@ -75,14 +75,21 @@ def test_app_processes_get_exactly_the_contract(running: RunningTopology, name: 
 
 
 def test_anonymous_page_is_a_miss_then_an_edge_hit(running: RunningTopology) -> None:
-    url = f"{running.topology.url}/sections/e2e-{uuid.uuid4().hex[:8]}/"
+    section = f"e2e-{uuid.uuid4().hex[:8]}"
+    created = _post(f"{running.topology.url}/api/articles/",
+                    json={"section": section, "title": "Edge hit", "body": "e2e"})
+    assert created.status_code == 201, created.text
+    url = f"{running.topology.url}/sections/{section}/"
     first, second = _get(url), _get(url)
     assert first.status_code == second.status_code == 200
     assert "public" in first.headers["cache-control"]
     assert first.headers["x-cache-status"] == "MISS"
     assert second.headers["x-cache-status"] == "HIT"
-    personal = _get(url, headers={"Cookie": "sessionid=abc"})
-    assert personal.headers["x-cache-status"] == "BYPASS"
+    for cookie in ("sessionid=abc", "q_rw=abc"):  # every bypass cookie of edge.json
+        personal = _get(url, headers={"Cookie": cookie})
+        assert personal.headers["x-cache-status"] == "BYPASS", cookie
+    unknown = _get(f"{running.topology.url}/sections/no-such-{uuid.uuid4().hex[:8]}/")
+    assert unknown.status_code == 404 and unknown.headers["x-cache-status"] != "HIT"
 
 
 def test_static_files_are_served_by_the_edge(running: RunningTopology) -> None:
