@@ -48,7 +48,8 @@ case "${1:-}" in
     ;;
   migrate)
     preflight
-    exec "$PYTHON" manage.py migrate --noinput --database default
+    # Retries when the migrations role's lock_timeout expires (migrate_with_retry says why).
+    exec "$PYTHON" manage.py migrate_with_retry
     ;;
   check)
     preflight
