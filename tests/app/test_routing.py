@@ -225,6 +225,18 @@ def test_a_stopped_replica_is_skipped_and_retried_after_a_back_off(
         first = one_request()
         later = [one_request() for _ in range(20)]
         attempts = replica_health.replica_failures("replica_0")
+        # Once the back-off runs out, concurrent requests send exactly one probe (half-open).
+        deadline = time.monotonic() + replica_health.BACKOFF_MAX_SECONDS
+        while replica_health.replica_open("replica_0"):
+            assert time.monotonic() < deadline, "the back-off never ran out"
+            time.sleep(0.05)
+        before = replica_health.replica_failures("replica_0")
+        probers = [threading.Thread(target=one_request) for _ in range(10)]
+        for t in probers:
+            t.start()
+        for t in probers:
+            t.join(30)
+        probes = replica_health.replica_failures("replica_0") - before
     finally:
         dataservices.start_service("replica")
     times = sorted(t for _, t in later)
@@ -234,6 +246,7 @@ def test_a_stopped_replica_is_skipped_and_retried_after_a_back_off(
     assert first[0] == "default"  # the read that met the failure fell back too
     assert {alias for alias, _ in later} == {"default"}
     assert 1 <= attempts <= 4, f"the dead replica was tried {attempts} times in 21 requests"
+    assert probes == 1, f"{probes} concurrent probes of a recovering replica"
     # Skipped, not retried per request: far below PgBouncer's query_wait_timeout (10 s here).
     assert times[len(times) // 2] < 1.0, times
     deadline = time.monotonic() + replica_health.BACKOFF_MAX_SECONDS + 30
