@@ -134,10 +134,11 @@ def _locked_build(lock: Any, key: str, family: str, build: Callable[[], T], ttl:
 
 
 def _fallback(key: str, family: str, build: Callable[[], T], ttl: int, stale_seconds: int,
-              wait_seconds: float) -> T:
+              queue_seconds: float) -> T:
     # The builder is stuck and there is nothing stale to serve: rebuild, but only a few at once;
-    # whoever queued behind a fallback takes the value it stored.
-    if not _fallbacks.acquire(timeout=wait_seconds):
+    # whoever queued behind a fallback takes the value it stored. A queue that does not move
+    # within a build's allowance (the lock's lifetime) means the database is stuck too: 503.
+    if not _fallbacks.acquire(timeout=queue_seconds):
         raise CacheBuildBusy(BUILD_BUSY)
     try:
         entry = cache.get(key, _MISSING)
@@ -185,7 +186,7 @@ def cache_read_through(
         log.warning("cache_wait_timeout", key=key)
         if entry is not _MISSING and not _client_must_see_writes():
             return entry[2]  # type: ignore[no-any-return]  # stale beats a stampede
-        return _fallback(key, family, build, ttl, stale_seconds, wait_seconds)
+        return _fallback(key, family, build, ttl, stale_seconds, lock_seconds)
     except REDIS_ERRORS as exc:
         cache_mark_down(exc)
         return build()
