@@ -25,8 +25,10 @@ def pinned_until(request: HttpRequest, *, now: float) -> float:
     pin a client to the primary for longer than one window after a real write.
     """
     window = settings.READ_YOUR_WRITES_SECONDS
+    # The signature's timestamp has whole seconds: allow one more for its rounding down; the
+    # value (checked below) is the exact bound.
     raw = request.get_signed_cookie(settings.READ_YOUR_WRITES_COOKIE, default=None,
-                                    salt=READ_YOUR_WRITES_SALT, max_age=window)
+                                    salt=READ_YOUR_WRITES_SALT, max_age=window + 1)
     try:
         until = float(raw) if raw is not None else 0.0
     except ValueError:
@@ -43,7 +45,6 @@ class ReadYourWritesMiddleware(HybridMiddleware):
     def before(self, request: HttpRequest) -> HttpResponseBase | None:
         """Start the request's routing state, pinned while the cookie's window is open."""
         now = time.time()
-        request.read_your_writes_now = now  # type: ignore[attr-defined]
         request.routing_token = routing.routing_state_begin(  # type: ignore[attr-defined]
             pinned=pinned_until(request, now=now) > now)
         return None
@@ -53,7 +54,7 @@ class ReadYourWritesMiddleware(HybridMiddleware):
         state = routing.routing_state()
         window = settings.READ_YOUR_WRITES_SECONDS
         if state is not None and state.wrote and window > 0:
-            now = request.read_your_writes_now  # type: ignore[attr-defined]
+            now = time.time()  # the window starts when the write is done, not when it began
             response.set_signed_cookie(
                 settings.READ_YOUR_WRITES_COOKIE, f"{now + window:.3f}",
                 salt=READ_YOUR_WRITES_SALT, max_age=window, httponly=True, samesite="Lax",
