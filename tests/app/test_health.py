@@ -105,6 +105,7 @@ def test_readyz_fails_when_the_pods_own_pgbouncer_stops_answering(
     assert frozen.status_code == 503 and frozen.json()["checks"]["pgbouncer"] == "fail"
     assert stopped.status_code == 503
     assert httpx.get(f"{web.url}/readyz", timeout=10).status_code == 200
+    _wait_healthy(web)  # pooled connections to the restarted PgBouncer are replaced on use
 
 
 def test_probes_answer_whatever_the_host_header(web: WebServer) -> None:
