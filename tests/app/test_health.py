@@ -138,6 +138,7 @@ def test_readyz_waits_for_warm_up(django_app: None) -> None:
 def test_healthz_names_a_refused_dependency_without_its_address(
     web: WebServer, dataservices: DataServices
 ) -> None:
+    _wait_healthy(web)  # an earlier outage's pooled connections are replaced first
     dataservices.stop_service("broker")  # refused at once: the error text would name host:port
     try:
         report = httpx.get(f"{web.url}/healthz", timeout=10)
