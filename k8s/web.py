@@ -17,6 +17,8 @@ SERVICE_PORT = 80
 # may take to finish after SIGTERM. A contract test reads the entrypoint to keep them equal.
 DRAIN_SECONDS = 25
 GRACE_MARGIN_SECONDS = 5
+READINESS_PATH = "/readyz"
+LIVENESS_PATH = "/livez"
 
 
 def termination_grace_seconds(spec: WorkloadSpec) -> int:
@@ -39,9 +41,11 @@ def deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[s
         ["web"],
         spec.web_resources,
         ports=[{"name": "http", "containerPort": APP_PORT}, metrics_port(METRICS_PORT)],
-        startupProbe=_probe(spec, "/livez", periodSeconds=2, failureThreshold=30),
-        readinessProbe=_probe(spec, "/healthz", periodSeconds=5, failureThreshold=2),
-        livenessProbe=_probe(spec, "/livez", periodSeconds=10, failureThreshold=3),
+        # Startup and readiness: this pod can serve (its sidecar answers, it is warmed); never
+        # the shared dependencies, whose blip would take every pod out at once.
+        startupProbe=_probe(spec, READINESS_PATH, periodSeconds=2, failureThreshold=30),
+        readinessProbe=_probe(spec, READINESS_PATH, periodSeconds=5, failureThreshold=2),
+        livenessProbe=_probe(spec, LIVENESS_PATH, periodSeconds=10, failureThreshold=3),
         # The ALB keeps routing to a terminating pod until deregistration propagates: keep
         # serving for a while before SIGTERM reaches uvicorn.
         lifecycle={"preStop": {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}},

@@ -33,7 +33,8 @@ OPEN_INTERNET = "0.0.0.0/0"
 POOLS = ("system", "web", "workers")
 TAINTED_POOLS = ("workers",)
 """Pools whose nodes only take pods that tolerate them: Celery workers stay off web nodes."""
-READINESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
+"""The ALB target check: this pod can serve (docs/app.md, "Probes"); never the deep report."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,6 @@ def build_compute_edge(
                 origin_hostname=load_balancer.alb_dns_name,
                 proxied=edge_settings.enabled,
                 manage_zone=edge_settings.enabled,
-                session_cookie=edge_settings.session_cookie,
                 static_path_prefix=edge_settings.static_path_prefix,
             ),
         )

@@ -11,13 +11,21 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from content.selectors import article_get, feed_get
+from content.selectors import SectionNotFound, article_get, feed_get
 from content.services import ArticleNotFound, article_create, article_update
 from core.api import JsonApi
 from core.auth import permission_required
+from core.caching import CacheBuildBusy
 
 BODY_MAX_LENGTH = 100_000
 ERROR_NOTHING_TO_CHANGE = "give title, body or both"
+RETRY_AFTER_SECONDS = 2
+
+
+def _busy(error: CacheBuildBusy) -> HttpResponse:
+    # The database is too slow to build the page and nothing stale is left: say so, briefly.
+    return HttpResponse(str(error), status=503, content_type="text/plain",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class FeedHomeView(View):
@@ -25,15 +33,24 @@ class FeedHomeView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         """Render the cached homepage feed."""
-        return render(request, "content/feed.html", {"title": "Latest", "items": feed_get()})
+        try:
+            items = feed_get()
+        except CacheBuildBusy as busy:
+            return _busy(busy)
+        return render(request, "content/feed.html", {"title": "Latest", "items": items})
 
 
 class FeedSectionView(View):
     """One section's feed."""
 
     def get(self, request: HttpRequest, section_slug: str) -> HttpResponse:
-        """Render the cached section feed."""
-        items = feed_get(section_slug=section_slug)
+        """Render the cached section feed, or 404 for an unknown section."""
+        try:
+            items = feed_get(section_slug=section_slug)
+        except SectionNotFound as missing:
+            raise Http404(str(missing)) from None
+        except CacheBuildBusy as busy:
+            return _busy(busy)
         return render(request, "content/feed.html", {"title": section_slug, "items": items})
 
 

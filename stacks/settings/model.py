@@ -316,10 +316,6 @@ class EdgeSettings:
     domain: str = setting(
         "dev.example.com", "domain", "Public host name of the app.", kind="dns-name"
     )
-    session_cookie: str = setting(
-        "sessionid", "edgeSessionCookie",
-        "Cookie whose presence makes a request bypass the edge cache (Django's session cookie).",
-    )
     static_path_prefix: str = setting(
         "/static/", "edgeStaticPathPrefix",
         "URL prefix of the hashed static files, cached at the edge for a year.",

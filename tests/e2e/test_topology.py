@@ -76,14 +76,21 @@ def test_app_processes_get_exactly_the_contract(running: RunningTopology, name: 
 
 
 def test_anonymous_page_is_a_miss_then_an_edge_hit(running: RunningTopology) -> None:
-    url = f"{running.topology.url}/sections/e2e-{uuid.uuid4().hex[:8]}/"
+    section = f"e2e-{uuid.uuid4().hex[:8]}"
+    created = _post(f"{running.topology.url}/api/articles/",
+                    json={"section": section, "title": "Edge hit", "body": "e2e"})
+    assert created.status_code == 201, created.text
+    url = f"{running.topology.url}/sections/{section}/"
     first, second = _get(url), _get(url)
     assert first.status_code == second.status_code == 200
     assert "public" in first.headers["cache-control"]
     assert first.headers["x-cache-status"] == "MISS"
     assert second.headers["x-cache-status"] == "HIT"
-    personal = _get(url, headers={"Cookie": "sessionid=abc"})
-    assert personal.headers["x-cache-status"] == "BYPASS"
+    for cookie in ("sessionid=abc", "q_rw=abc"):  # every bypass cookie of edge.json
+        personal = _get(url, headers={"Cookie": cookie})
+        assert personal.headers["x-cache-status"] == "BYPASS", cookie
+    unknown = _get(f"{running.topology.url}/sections/no-such-{uuid.uuid4().hex[:8]}/")
+    assert unknown.status_code == 404 and unknown.headers["x-cache-status"] != "HIT"
 
 
 def test_static_files_are_served_by_the_edge(running: RunningTopology) -> None:
@@ -211,8 +218,17 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
         assert len(after[other]) == before[other], f"{EMAIL_TASK} ran on {other}"
 
 
+def test_healthz_is_not_public_at_the_edge(running: RunningTopology) -> None:
+    for path in ("/healthz", "/healthz/", "/healthz?full=1"):
+        public = _get(f"{running.topology.url}{path}")
+        assert public.status_code == 404, (path, public.text)
+        assert "127.0.0.1" not in public.text and "checks" not in public.text
+    assert _get(f"{running.topology.origin_url}/healthz").status_code == 200  # monitors
+    assert _get(f"{running.topology.url}/readyz").status_code == 200
+
+
 def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:
-    url = f"{running.topology.url}/healthz"
+    url = f"{running.topology.origin_url}/healthz"  # the monitors' way in; the edge blocks it
     assert _get(url).status_code == 200
     supervisor = Supervisor(running.topology)
     supervisor.stop_process("replica")
@@ -220,7 +236,8 @@ def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> N
         down = _get(url)
         assert down.status_code == 503
         assert any(name.startswith("replica") for name in down.json()["failed"]), down.text
-        assert down.headers.get("x-cache-status") in (None, "BYPASS", "MISS", "EXPIRED")
+        assert "127.0.0.1" not in down.text
+        assert _get(f"{running.topology.url}/readyz").status_code == 200
     finally:
         supervisor.start_process("replica")
     deadline = time.monotonic() + 60

@@ -147,9 +147,11 @@ def test_every_pod_behind_a_target_group_binding_gets_the_readiness_gate(stack, 
 def test_web_probes_use_the_app_paths(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     app = pod_spec(named(objects, "Deployment", "web"))["containers"][0]
-    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    # Readiness and startup: this pod can serve (never the deep /healthz report, which fails
+    # with any shared dependency and would take every pod out at once).
+    assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert app["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert app["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert app["startupProbe"]["httpGet"]["path"] == "/livez"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
