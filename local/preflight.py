@@ -16,6 +16,7 @@ BINARIES = {
     "pgbouncer": (PGBOUNCER, "pgbouncer"),
     "redis-server": (REDIS_SERVER, "redis-server"),
     "nginx": (shutil.which("nginx") or "/usr/sbin/nginx", "nginx"),
+    "haproxy": (shutil.which("haproxy") or "/usr/sbin/haproxy", "haproxy"),
 }
 
 

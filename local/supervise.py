@@ -24,10 +24,19 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from local.dataservices import PG_BIN, pid_alive
+from local.haproxy import haproxy_command, haproxy_write
 from local.nginx import nginx_command, nginx_write
-from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
+from local.topology import (
+    APP_DIR,
+    ENTRYPOINT,
+    ROOT,
+    WORKER_STOP_WAIT_SECONDS,
+    Process,
+    Topology,
+    TopologyError,
+)
 
-PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 80}
+PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 70, 6: 80}
 """supervisord priority per stage: it stops the highest first, so nginx goes before Postgres."""
 STAGE_TIMEOUT = 90.0
 HEARTBEAT_FILE = "quintet-worker-heartbeat"
@@ -76,6 +85,8 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
                 "--delay-ms", str(topology.upstream_delay_ms)], None
     if process.name == "nginx":
         return nginx_command(topology), None
+    if process.name == "alb":
+        return haproxy_command(topology), None
     launch = [_python(), "-m", "local.launch", str(topology.app_env_file),
               f"TMPDIR={topology.tmp_dir(process.name)}"]
     if process.name.startswith("web-"):
@@ -86,6 +97,14 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
     if process.name == "beat":
         return [*launch, "--", str(ENTRYPOINT), "beat"], None
     raise TopologyError(f"no command for process {process.name!r}")
+
+
+def stop_wait_seconds(process: Process) -> int:
+    """Seconds supervisord waits after the stop signal before SIGKILL: a worker's warm shutdown
+    finishes its task (the queue's hard limit), everything else stops within 30 s."""
+    if process.name.startswith("worker-"):
+        return WORKER_STOP_WAIT_SECONDS[process.name.removeprefix("worker-")]
+    return 30
 
 
 def _quote(arg: str) -> str:
@@ -106,7 +125,7 @@ def supervisor_config(topology: Topology) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
         "[supervisorctl]", f"serverurl=unix://{supervisor_socket(topology)}", "",
     ]
-    for process in topology.processes():
+    for process in [*topology.processes(), topology.surge_process()]:
         argv, user = program_command(topology, process)
         if any(a.startswith("TMPDIR=") for a in argv):
             topology.tmp_dir(process.name).mkdir(parents=True, exist_ok=True)
@@ -119,7 +138,8 @@ def supervisor_config(topology: Topology) -> str:
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.
             f"stopsignal={'INT' if postgres else 'TERM'}",
-            "stopwaitsecs=30", "stopasgroup=true", "killasgroup=true",
+            f"stopwaitsecs={stop_wait_seconds(process)}", "stopasgroup=true",
+            "killasgroup=true",
             f"stdout_logfile={logs / (process.name + '.log')}", "redirect_stderr=true",
             "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=1",
         ]
@@ -152,6 +172,7 @@ class Supervisor:
         for folder in (topology.run_dir, topology.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         nginx_write(topology)
+        haproxy_write(topology)
         supervisor_conf_path(topology).write_text(supervisor_config(topology))
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -297,7 +318,9 @@ def healthy(topology: Topology, process: Process) -> bool:
     if name.startswith("web-"):
         return _http_ok(f"http://127.0.0.1:{port}/livez")
     if name == "nginx":
-        return _http_ok(f"{topology.url}/livez") and _http_ok(f"{topology.origin_url}/livez")
+        return _http_ok(f"{topology.url}/livez")
+    if name == "alb":
+        return _http_ok(f"{topology.origin_url}/livez")
     if name.startswith("worker-") or name == "beat":
         return worker_heartbeat_fresh(topology, name)  # beat touches the same file per tick
     assert port is not None

@@ -12,6 +12,7 @@ need_debs=()
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_debs+=(pgbouncer)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_debs+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs+=(nginx)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_debs+=(haproxy)
 command -v dot >/dev/null 2>&1 || need_debs+=(graphviz)
 
 if [ "$python_only" = "0" ] && [ ${#need_debs[@]} -gt 0 ]; then
@@ -25,7 +26,7 @@ if [ "$python_only" = "0" ] && [ ${#need_debs[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
   # Debian starts the packaged services; quintet runs its own on other ports, so stop them.
-  for svc in postgresql pgbouncer redis-server nginx; do
+  for svc in postgresql pgbouncer redis-server nginx haproxy; do
     $sudo_cmd systemctl stop "$svc" >/dev/null 2>&1 || $sudo_cmd service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
