@@ -38,13 +38,15 @@ KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 # Order of creation: each phase waits for the previous one. The Job runs the migrations; the
 # Deployments roll only once it has completed (pulumi-kubernetes awaits a Job's completion).
+# The TargetGroupBinding exists before the web pods: the load balancer controller injects its
+# readiness gate only into pods created while a binding selects them.
 PHASES: tuple[tuple[str, ...], ...] = (
     ("Namespace",),
     ("ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "TriggerAuthentication",
      "Service"),
-    ("Job",),
+    ("Job", "TargetGroupBinding"),
     ("Deployment",),
-    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "TargetGroupBinding"),
+    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject"),
 )
 # Top-level fields of an object that are not metadata, as the SDK names its arguments.
 _FIELDS = {

@@ -66,9 +66,8 @@ def _prepare_data(topology: Topology) -> None:
             services.start()  # initdb, roles, base backup; then handed to supervisord
         finally:
             services.stop()
+    services.prepare()
     services.write_pgbouncer_config()
-    for name in ("cache", "broker"):
-        (topology.data_dir / name).mkdir(parents=True, exist_ok=True)
 
 
 def _write_app_env(topology: Topology) -> None:
@@ -99,7 +98,6 @@ def up(topology: Topology, *, detach: bool) -> int:
                             + "\nstop those processes or pick other ports with "
                               "QUINTET_BASE_PORT=<port> (uses <port> to <port>+34)")
     _check_saved_ports(topology)
-    topology.state_dir.chmod(0o755)  # the postgres user must traverse it to its clusters
     started = time.monotonic()
     try:
         _prepare_data(topology)
@@ -171,8 +169,12 @@ def status(topology: Topology, *, as_json: bool) -> int:
 
 
 def reset(topology: Topology) -> int:
-    """Stop everything and wipe the state dir."""
+    """Stop everything and wipe the state dir (and the data services' home, when apart)."""
     Supervisor(topology).shutdown()
+    services = topology.dataservices()
+    if services.home.exists() and services.home != topology.data_dir:
+        services.remove()
+        _say(f"removed {services.home}")
     if topology.state_dir.exists():
         shutil.rmtree(topology.state_dir)
         _say(f"removed {topology.state_dir}")

@@ -39,11 +39,12 @@ def nginx_command(topology: Topology) -> list[str]:
 
 
 def _user_line() -> str:
-    # Run as root, nginx switches its workers to `user`; Debian has no group "nobody".
+    # Run as root, nginx would switch its workers to `nobody`, who cannot enter a clone in a
+    # private dir (a home, `mktemp -d`: mode 0700) to read /static/ or write the edge cache under
+    # .local/. The workers stay the invoking user, as they do for anyone else; loopback only.
     if os.geteuid() != 0:
         return ""
-    nobody = pwd.getpwnam("nobody")
-    return f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
+    return f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
 
 
 def nginx_config(topology: Topology) -> str:

@@ -1,7 +1,9 @@
 """A tiny stub of the three third-party checks (sanctions, fraud, address). Stdlib only.
 
 Any request to /<name> answers JSON after `delay_ms`; names listed in `fail` answer 503.
-Change both at run time with `POST /_control?delay_ms=300&fail=fraud`. Used by the app tests
+Change both at run time with `POST /_control?delay_ms=300&fail=fraud`; its answer also gives
+`peak`, the most calls it has served at once since the last `reset=1` (how tests tell a
+concurrent fan-out from a sequential one without timing it). Used by the app tests
 and by the local topology (`python -m local.stub_upstream --port 9100 --delay-ms 300`).
 """
 
@@ -16,6 +18,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
+class _StubServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a fan-out of 20 users x 3 calls overflows it, and
+    # each dropped SYN costs the caller a 1 s retransmit, which a real third party never adds.
+    request_queue_size = 1024
+
+
 class StubUpstream:
     """A threaded HTTP stub on 127.0.0.1 with a configurable delay and failing names."""
 
@@ -23,6 +31,9 @@ class StubUpstream:
         self.delay_ms = delay_ms
         self.fail = set(fail)
         self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        self._count = threading.Lock()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,10 +53,20 @@ class StubUpstream:
                     query = parse_qs(parts.query)
                     stub.delay_ms = int(query.get("delay_ms", [stub.delay_ms])[0])
                     stub.fail = {n for n in query.get("fail", [""])[0].split(",") if n}
-                    self._send(200, {"delay_ms": stub.delay_ms, "fail": sorted(stub.fail)})
+                    if query.get("reset"):
+                        stub.reset_peak()
+                    self._send(200, {"delay_ms": stub.delay_ms, "fail": sorted(stub.fail),
+                                     "peak": stub.peak})
                     return
-                stub.calls += 1
-                time.sleep(stub.delay_ms / 1000)
+                with stub._count:
+                    stub.calls += 1
+                    stub.in_flight += 1
+                    stub.peak = max(stub.peak, stub.in_flight)
+                try:
+                    time.sleep(stub.delay_ms / 1000)
+                finally:
+                    with stub._count:
+                        stub.in_flight -= 1
                 if name in stub.fail:
                     self._send(503, {"service": name, "error": "stub failure"})
                 else:
@@ -65,10 +86,15 @@ class StubUpstream:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: tests and `make up` read their own logs
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _StubServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self._thread: threading.Thread | None = None
+
+    def reset_peak(self) -> None:
+        """Start counting the most concurrent calls afresh."""
+        with self._count:
+            self.peak = self.in_flight
 
     def url(self, name: str) -> str:
         """The URL of the stub named `name`."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from local.dataservices import PG_BIN, pid_alive
+from local.dataservices import SERVICES as DATA_SERVICES
 from local.haproxy import haproxy_command, haproxy_write
 from local.nginx import nginx_command, nginx_write
 from local.topology import (
@@ -38,7 +39,7 @@ from local.topology import (
 
 PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 70, 6: 80}
 """supervisord priority per stage: it stops the highest first, so nginx goes before Postgres."""
-STAGE_TIMEOUT = 90.0
+STAGE_TIMEOUT = 300.0
 HEARTBEAT_FILE = "quintet-worker-heartbeat"
 """The worker's heartbeat file name in its TMPDIR (app_image/config/worker_health.py)."""
 
@@ -78,7 +79,7 @@ def _python() -> str:
 def program_command(topology: Topology, process: Process) -> tuple[list[str], str | None]:
     """The command line of one program and the OS user it runs as (None: the caller's)."""
     services = topology.dataservices()
-    if process.name in ("primary", "replica", "pgbouncer", "cache", "broker"):
+    if process.name in DATA_SERVICES:
         return services.command(process.name), services.os_user(process.name)
     if process.name == "stub":
         return [_python(), "-m", "local.stub_upstream", "--port", str(topology.stub_port),
@@ -125,15 +126,19 @@ def supervisor_config(topology: Topology) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
         "[supervisorctl]", f"serverurl=unix://{supervisor_socket(topology)}", "",
     ]
+    services = topology.dataservices()
     for process in [*topology.processes(), topology.surge_process()]:
         argv, user = program_command(topology, process)
         if any(a.startswith("TMPDIR=") for a in argv):
             topology.tmp_dir(process.name).mkdir(parents=True, exist_ok=True)
         postgres = process.name in ("primary", "replica")
+        # A data service may run as another user (root's `postgres`), who cannot enter a
+        # clone in a private dir: it starts in its own dir under the service home.
+        data_service = process.name in DATA_SERVICES
         lines += [
             f"[program:{process.name}]",
             "command=" + " ".join(_quote(a) for a in argv),
-            f"directory={topology.data_dir / process.name if postgres else ROOT}",
+            f"directory={services.home / process.name if data_service else ROOT}",
             f"priority={PRIORITY[process.stage]}",
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.
@@ -183,7 +188,7 @@ class Supervisor:
         )
         if result.returncode != 0:
             raise TopologyError(f"supervisord did not start: {result.stderr.strip()}")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 self.rpc().supervisor.getState()
@@ -386,7 +391,7 @@ def migrate(topology: Topology) -> None:
         result = subprocess.run(
             [_python(), "-m", "local.launch", str(topology.app_env_file), "--",
              str(ENTRYPOINT), "migrate"],
-            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=300,
+            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=900,
         )
     if result.returncode != 0:
         tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-8:])

@@ -63,7 +63,7 @@ def dataservices() -> Iterator[DataServices]:
         print(f"\ndata services up in {time.monotonic() - started:.2f}s")
         yield services
     finally:
-        services.stop()
+        services.remove()
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -100,7 +100,7 @@ def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str
 
 
 def run_entrypoint(
-    args: list[str], env: dict[str, str], timeout: float = 60
+    args: list[str], env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run app_image/entrypoint.sh with `args` and return its outcome."""
     return subprocess.run([str(ENTRYPOINT), *args], env=env, capture_output=True, text=True,
@@ -136,6 +136,22 @@ def django_app(app_env: dict[str, str], migrated: object) -> Iterator[None]:
         teardown_test_environment()
 
 
+@pytest.fixture(autouse=True)
+def zeal_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every in-process test that sets Django up runs under django-zeal: an N+1 raises.
+
+    Served requests get the same from config.settings.test's middleware.
+    """
+    if "django_app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("django_app")
+    from zeal import zeal_context
+
+    with zeal_context():
+        yield
+
+
 @pytest.fixture
 def db_fresh(django_app: None) -> Iterator[None]:
     """Close in-process connections around a test (the services may have restarted)."""
@@ -153,7 +169,7 @@ def start_web(env: dict[str, str], port: int) -> WebServer:
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"web exited with {process.returncode}; see {log.name}")
@@ -164,7 +180,7 @@ def start_web(env: dict[str, str], port: int) -> WebServer:
             pass
         time.sleep(0.1)
     stop_web(WebServer(url, process, Path(log.name)))
-    raise RuntimeError(f"web did not answer /livez within 30s; see {log.name}")
+    raise RuntimeError(f"web did not answer /livez within 120s; see {log.name}")
 
 
 def stop_web(server: WebServer, timeout: float = 30) -> int:

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from local.dataservices import DataServices, free_port
+from local.stub_upstream import StubUpstream
 from tests.app.conftest import (
     APP_DIR,
     ENTRYPOINT,
@@ -66,7 +67,7 @@ def test_migrate_sets_the_role_statement_timeout(
 
 
 def test_web_serves_and_stops_gracefully_on_sigterm(
-    app_env: dict[str, str], migrated: object
+    app_env: dict[str, str], migrated: object, stub_upstream: StubUpstream,
 ) -> None:
     server = start_web({**app_env, "WEB_CONCURRENCY": "1"}, free_port())
     in_flight: list[httpx.Response] = []
@@ -76,8 +77,13 @@ def test_web_serves_and_stops_gracefully_on_sigterm(
         slow = threading.Thread(target=lambda: in_flight.append(httpx.post(
             f"{server.url}/api/checkout/prepare-sync/",
             json={"email": "a@b.io", "amount_cents": 100}, timeout=10)))
+        calls_before = stub_upstream.calls
         slow.start()
-        time.sleep(0.3)
+        # SIGTERM once the request is inside the app (it has called the first upstream).
+        deadline = time.monotonic() + 30
+        while stub_upstream.calls == calls_before:
+            assert time.monotonic() < deadline, "the request never reached the upstreams"
+            time.sleep(0.01)
         started = time.monotonic()
     finally:
         code = stop_web(server)

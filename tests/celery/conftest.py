@@ -173,7 +173,6 @@ def with_group_killed(process: subprocess.Popen[bytes]) -> None:
 def stack() -> Iterator[Stack]:
     """Postgres (via PgBouncer), the cache and broker Redis; migrated; stopped at the end."""
     work_dir = Path(tempfile.mkdtemp(prefix="quintet-celery-tests-"))
-    os.chmod(work_dir, 0o755)  # the postgres user must traverse it
     services = DataServices(work_dir / "services")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(services.urls())
@@ -200,7 +199,7 @@ def stack() -> Iterator[Stack]:
             if process.poll() is None:
                 stack.stop(process, timeout=5)
             with_group_killed(process)
-        services.stop()
+        services.remove()
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

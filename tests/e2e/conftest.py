@@ -23,7 +23,8 @@ from local.preflight import port_free
 from local.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
-UP_TIMEOUT = 300
+UP_TIMEOUT = 900
+"""A generous ceiling: a first `up` on a busy 2-core machine takes minutes, not seconds."""
 CANDIDATE_BASES = range(28000, 29000, 100)
 PORT_SPAN = 35
 
@@ -75,5 +76,6 @@ def running() -> Iterator[RunningTopology]:
         assert result.returncode == 0, f"make up failed:\n{result.stdout}\n{result.stderr}"
         yield handle
     finally:
-        handle.cli("down", timeout=120)
+        handle.cli("down", timeout=300)
+        handle.topology.dataservices().remove()
         shutil.rmtree(state, ignore_errors=True)

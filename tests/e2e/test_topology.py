@@ -56,7 +56,7 @@ def test_every_process_is_up_and_healthy(running: RunningTopology) -> None:
 
 
 def test_second_up_says_it_is_running_and_where(running: RunningTopology) -> None:
-    result = running.cli("up", "--detach", timeout=60)
+    result = running.cli("up", "--detach", timeout=300)
     assert result.returncode == 1
     assert "already running" in result.stderr
     assert str(running.topology.state_dir) in result.stderr
@@ -131,12 +131,13 @@ def test_checkout_fanout_answers_within_budget_with_one_upstream_down(
     running: RunningTopology,
 ) -> None:
     stub = f"http://127.0.0.1:{running.topology.stub_port}/_control"
-    _post(f"{stub}?delay_ms=200&fail=fraud").raise_for_status()
+    _post(f"{stub}?delay_ms=200&fail=fraud&reset=1").raise_for_status()
     try:
         started = time.perf_counter()
         response = _post(f"{running.topology.url}/api/checkout/prepare/",
                          json={"email": "e2e@example.com", "amount_cents": 1200})
         elapsed = time.perf_counter() - started
+        peak = _post(f"{stub}?delay_ms=200&fail=fraud").json()["peak"]
     finally:
         _post(f"{stub}?delay_ms={running.topology.upstream_delay_ms}&fail=").raise_for_status()
     assert response.status_code == 200, response.text
@@ -144,7 +145,8 @@ def test_checkout_fanout_answers_within_budget_with_one_upstream_down(
     assert body["partial"] is True
     assert body["checks"]["fraud"]["ok"] is False
     assert body["checks"]["sanctions"]["ok"] and body["checks"]["address"]["ok"]
-    assert elapsed < 1.0, f"fan-out took {elapsed:.2f}s (three 200 ms calls, concurrently)"
+    print(f"checkout fan-out through nginx: {elapsed * 1000:.0f} ms, {peak} upstream calls at once")
+    assert peak == 3, f"the three upstream calls did not overlap (at most {peak} at once)"
     assert response.headers.get("x-cache-status") is None  # a POST never touches the cache
 
 
@@ -192,7 +194,7 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
     services = running.topology.dataservices()
     query = ("SELECT status FROM notifications_emaildelivery "
              f"WHERE dedupe_key = 'welcome:{user_id}'")
-    deadline, status = time.monotonic() + 30, ""
+    deadline, status = time.monotonic() + 120, ""
     while time.monotonic() < deadline and status != "sent":
         status = services.psql("primary", query)
         time.sleep(0.2)
@@ -216,7 +218,7 @@ def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> N
         assert down.headers.get("x-cache-status") in (None, "BYPASS", "MISS", "EXPIRED")
     finally:
         supervisor.start_process("replica")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while _get(url).status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _get(url).status_code == 200
@@ -237,12 +239,14 @@ def _processes_mentioning(text: str) -> list[int]:
 def test_down_leaves_no_process_behind(running: RunningTopology) -> None:
     status = running.status()
     pids = [p["pid"] for p in status["processes"] if p["pid"]] + [status["supervisord_pid"]]
-    result = running.cli("down", timeout=120)
+    result = running.cli("down", timeout=300)
     assert result.returncode == 0, result.stderr
     assert [pid for pid in pids if pid_alive(pid)] == []
     busy = [port for port in running.topology.ports() if not port_free(port)]
     assert busy == [], f"ports still listening after down: {busy}"
+    home = running.topology.dataservices().home  # apart from the state dir when run by root
     assert _processes_mentioning(str(running.topology.state_dir)) == []
+    assert _processes_mentioning(str(home)) == []
     # State survives: the clusters are still on disk for the next `make up`.
-    assert (running.topology.data_dir / "primary" / "PG_VERSION").exists()
-    assert running.cli("status", timeout=30).returncode == 1
+    assert (home / "primary" / "PG_VERSION").exists()
+    assert running.cli("status", timeout=300).returncode == 1

@@ -82,6 +82,16 @@ def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_web_pods_are_created_after_their_target_group_binding(stack: str) -> None:
+    # The controller's webhook gates only pods created while a binding selects them: a web pod
+    # created first would join the ALB ungated, and its rollout could leave no healthy target.
+    run = workloads_run(stack)
+    (binding,) = run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    web = next(d for d in run.of_type(DEPLOYMENT) if d.inputs["metadata"]["name"] == "web")
+    assert binding.urn in web.dependencies
+
+
 def test_job_depends_on_its_config_and_secrets() -> None:
     run = workloads_run("dev")
     (job,) = run.of_type(JOB)
@@ -134,7 +144,7 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    assert len(kube) == 32  # 5 Deployments, a Job, 7 ConfigMaps, 3 Secrets, 16 others
+    assert len(kube) == 33  # 5 Deployments, a Job, 8 ConfigMaps, 3 Secrets, 16 others
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")
