@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench cost slo
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset rollout bench cost slo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ down: venv ## stop every process of the local topology (its state under .local/ 
 
 status: venv ## status table of the local topology: process, pid, port, healthy
 	@$(PY) -m local.cli status
+
+rollout: venv ## replace every web process, then every worker pool, one at a time (zero downtime)
+	@$(PY) -m local.cli rollout
 
 reset: venv ## stop the local topology and wipe its state (.local/)
 	@$(PY) -m local.cli reset

@@ -140,9 +140,10 @@ def hpa(spec: WorkloadSpec) -> dict[str, Any]:
                 utilization("memory", spec.hpa_memory_percent),
             ],
             "behavior": {
+                # At most one pod a minute: each removal is a termination the ALB must drain.
                 "scaleDown": {
                     "stabilizationWindowSeconds": spec.scale_down_stabilization_seconds,
-                    "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
                 },
             },
         },

@@ -1,4 +1,4 @@
-"""`python -m local.cli up|down|status|reset`: the local topology's command line (make up etc.).
+"""`python -m local.cli up|down|status|reset|rollout`: the local topology's command line.
 
 Errors the user can act on are one message and exit 1, never a traceback; a failed `up` stops
 whatever it had started.
@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 from local.dataservices import DataServiceError
 from local.preflight import busy_ports, missing_binaries
+from local.rollout import rollout
 from local.supervise import (
     ProcessStatus,
     Supervisor,
@@ -182,6 +183,15 @@ def reset(topology: Topology) -> int:
     return 0
 
 
+def rollout_command(topology: Topology) -> int:
+    """Roll every web process and worker pool (local/rollout.py), printing each step."""
+    started = time.monotonic()
+    _say("rolling the web processes (maxSurge 1, maxUnavailable 0), then the worker pools")
+    steps = rollout(topology, on_progress=_say)
+    _say(f"rollout done in {time.monotonic() - started:.1f}s: {len(steps)} processes replaced")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command and run it; user errors are one message, exit 1."""
     parser = argparse.ArgumentParser(prog="python -m local.cli", description=__doc__)
@@ -192,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     status_parser = sub.add_parser("status", help="print the status table")
     status_parser.add_argument("--json", action="store_true")
     sub.add_parser("reset", help="stop everything and wipe the state dir")
+    sub.add_parser("rollout", help="replace every web process, then every worker pool")
     args = parser.parse_args(argv)
     # Ctrl-C stops cleanly even when started with SIGINT ignored (a background job), and
     # SIGTERM (a CI runner, `kill`) stops as cleanly as Ctrl-C.
@@ -206,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return down(topology)
         if args.command == "status":
             return status(topology, as_json=args.json)
+        if args.command == "rollout":
+            return rollout_command(topology)
         return reset(topology)
     except TopologyError as error:
         print(f"quintet: {error}", file=sys.stderr)

@@ -1,6 +1,6 @@
-"""nginx configuration for the local topology: the edge (cache) and the ALB (load balancer).
+"""nginx configuration for the local topology: the edge (cache), in front of the ALB (HAProxy).
 
-Two servers on 127.0.0.1, one upstream across the web processes:
+One server on 127.0.0.1 whose upstream is the ALB (local/haproxy.py):
 
 - edge (:base): what Cloudflare does in the cloud. Serves /static/ from the collected files,
   caches anonymous GET/HEAD responses exactly as their Cache-Control allows (the app marks
@@ -9,9 +9,9 @@ Two servers on 127.0.0.1, one upstream across the web processes:
   private paths (the deep health report), and marks every answer with `X-Cache-Status` (MISS,
   HIT, BYPASS, EXPIRED, STALE, UPDATING). The cookies, methods and paths come from the app's
   edge contract (app_image/edge.json), the same file the Cloudflare rulesets are built from.
-- ALB (:base+1): load balancing only, no cache: the origin, for benchmarks, checks and monitors.
+  The ALB (:base+1, HAProxy) is the origin, for benchmarks, checks and monitors.
 
-Both forward `X-Forwarded-Proto: https`, as the ALB does after terminating TLS, so the app's
+It forwards `X-Forwarded-Proto: https`, as the ALB does after terminating TLS, so the app's
 production settings (secure cookies, HTTPS redirect) behave as behind the real edge.
 nginx runs in the foreground under the process manager with every path under the state dir.
 """
@@ -64,8 +64,6 @@ def nginx_config(topology: Topology) -> str:
     prefix = nginx_prefix(topology)
     logs = topology.log_dir
     static = APP_DIR / "staticfiles"
-    servers = "\n".join(f"        server 127.0.0.1:{topology.web_port(i)} max_fails=0;"
-                        for i in range(1, topology.web_processes + 1))
     contract = edge_contract()
     cookie_re = "|".join(re.escape(name) for name in contract["bypass_cookies"])
     methods = " ".join(contract["cacheable_methods"])
@@ -115,9 +113,11 @@ http {{
         "~(^|;\\s*)({cookie_re})=" 1;
     }}
 
+    # The edge's origin is the ALB (HAProxy), as Cloudflare's is in the cloud.
     upstream web {{
-{servers}
+        server 127.0.0.1:{topology.alb_port} max_fails=0;
         keepalive 32;
+        keepalive_timeout 50s;  # under HAProxy's 60 s, so HAProxy never closes one in use
     }}
 
     server {{
@@ -145,13 +145,6 @@ http {{
             proxy_cache_use_stale error timeout updating http_502 http_503 http_504;
             proxy_cache_background_update on;
             add_header X-Cache-Status $upstream_cache_status always;
-        }}
-    }}
-
-    server {{
-        listen 127.0.0.1:{topology.alb_port};
-        server_name _;
-        location / {{{proxy_common}
         }}
     }}
 }}

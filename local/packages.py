@@ -22,13 +22,14 @@ PROGRAMS = {
     "pgbouncer": ("pgbouncer", "/usr/sbin/pgbouncer"),
     "redis-server": ("redis-server", "/usr/bin/redis-server"),
     "nginx": ("nginx", "/usr/sbin/nginx"),
+    "haproxy": ("haproxy", "/usr/sbin/haproxy"),  # the local ALB (targets change at run time)
     "graphviz": ("dot", "/usr/bin/dot"),
     "wrk": ("wrk", "/usr/bin/wrk"),  # make bench: the closed-loop load generator
     # make up's Prometheus and the promtool rule tests (docs/observability.md).
     "prometheus": ("promtool", "/usr/bin/promtool"),
 }
 """Package -> (program, where Debian puts it when sbin is not on a user's PATH)."""
-SERVICES = ("postgresql", "pgbouncer", "redis-server", "nginx")
+SERVICES = ("postgresql", "pgbouncer", "redis-server", "nginx", "haproxy")
 """Packaged services Debian starts on install; quintet runs its own, on other ports."""
 
 

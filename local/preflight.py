@@ -18,6 +18,7 @@ BINARIES = {
     "redis-server": (REDIS_SERVER, "redis-server"),
     "nginx": (shutil.which("nginx") or "/usr/sbin/nginx", "nginx"),
     "prometheus": (shutil.which("prometheus") or "/usr/bin/prometheus", "prometheus"),
+    "haproxy": (shutil.which("haproxy") or "/usr/sbin/haproxy", "haproxy"),
 }
 
 

@@ -25,11 +25,20 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from local.dataservices import PG_BIN, pid_alive
 from local.dataservices import SERVICES as DATA_SERVICES
+from local.haproxy import haproxy_command, haproxy_write
 from local.nginx import nginx_command, nginx_write
 from local.prometheus import prometheus_command, prometheus_write
-from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
+from local.topology import (
+    APP_DIR,
+    ENTRYPOINT,
+    ROOT,
+    WORKER_STOP_WAIT_SECONDS,
+    Process,
+    Topology,
+    TopologyError,
+)
 
-PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 80}
+PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 70, 6: 80}
 """supervisord priority per stage: it stops the highest first, so nginx goes before Postgres."""
 STAGE_TIMEOUT = 300.0
 HEARTBEAT_FILE = "quintet-worker-heartbeat"
@@ -80,6 +89,8 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
         return nginx_command(topology), None
     if process.name == "prometheus":
         return prometheus_command(topology), None
+    if process.name == "alb":
+        return haproxy_command(topology), None
     launch = [_python(), "-m", "local.launch", str(topology.app_env_file),
               f"TMPDIR={topology.tmp_dir(process.name)}"]
     metrics = topology.metrics_port(process.name)
@@ -95,6 +106,14 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
     if process.name == "beat":
         return [*launch, "--", str(ENTRYPOINT), "beat"], None
     raise TopologyError(f"no command for process {process.name!r}")
+
+
+def stop_wait_seconds(process: Process) -> int:
+    """Seconds supervisord waits after the stop signal before SIGKILL: a worker's warm shutdown
+    finishes its task (the queue's hard limit), everything else stops within 30 s."""
+    if process.name.startswith("worker-"):
+        return WORKER_STOP_WAIT_SECONDS[process.name.removeprefix("worker-")]
+    return 30
 
 
 def _quote(arg: str) -> str:
@@ -116,7 +135,7 @@ def supervisor_config(topology: Topology) -> str:
         "[supervisorctl]", f"serverurl=unix://{supervisor_socket(topology)}", "",
     ]
     services = topology.dataservices()
-    for process in topology.processes():
+    for process in [*topology.processes(), topology.surge_process()]:
         argv, user = program_command(topology, process)
         if any(a.startswith("TMPDIR=") for a in argv):
             topology.tmp_dir(process.name).mkdir(parents=True, exist_ok=True)
@@ -132,7 +151,8 @@ def supervisor_config(topology: Topology) -> str:
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.
             f"stopsignal={'INT' if postgres else 'TERM'}",
-            "stopwaitsecs=30", "stopasgroup=true", "killasgroup=true",
+            f"stopwaitsecs={stop_wait_seconds(process)}", "stopasgroup=true",
+            "killasgroup=true",
             f"stdout_logfile={logs / (process.name + '.log')}", "redirect_stderr=true",
             "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=1",
         ]
@@ -166,6 +186,7 @@ class Supervisor:
             folder.mkdir(parents=True, exist_ok=True)
         nginx_write(topology)
         prometheus_write(topology)
+        haproxy_write(topology)
         supervisor_conf_path(topology).write_text(supervisor_config(topology))
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -311,7 +332,9 @@ def healthy(topology: Topology, process: Process) -> bool:
     if name.startswith("web-"):
         return _http_ok(f"http://127.0.0.1:{port}/livez")
     if name == "nginx":
-        return _http_ok(f"{topology.url}/livez") and _http_ok(f"{topology.origin_url}/livez")
+        return _http_ok(f"{topology.url}/livez")
+    if name == "alb":
+        return _http_ok(f"{topology.origin_url}/livez")
     if name.startswith("worker-") or name == "beat":
         return worker_heartbeat_fresh(topology, name)  # beat touches the same file per tick
     if name == "prometheus":

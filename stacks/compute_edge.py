@@ -67,6 +67,20 @@ def node_pools(settings: Settings) -> list[NodePool]:
     return pools
 
 
+DEREGISTRATION_MARGIN_SECONDS = 5
+"""How much sooner the ALB gives up on a deregistering target than the pod's preStop ends."""
+
+
+def deregistration_delay_seconds(settings: Settings) -> int:
+    """The target group's deregistration delay, derived from the web pods' preStop sleep.
+
+    A terminating pod sleeps in preStop while the LB controller deregisters it and the ALB
+    finishes the requests it sent; the ALB must be done with the target (this delay) before
+    the pod gets SIGTERM, so the delay stays below the sleep (docs/workloads.md, the timeline).
+    """
+    return max(0, settings.workloads.web_pre_stop_sleep_seconds - DEREGISTRATION_MARGIN_SECONDS)
+
+
 def _edge_module(settings: Settings) -> ModuleType | None:
     if not settings.edge.zone_id:
         return None
@@ -156,6 +170,7 @@ def build_compute_edge(
             ),
             target_port=APP_PORT,
             health_check_path=READINESS_PATH,
+            deregistration_delay=deregistration_delay_seconds(settings),
             deletion_protection=settings.tier == "prod",
             origin_lock=origin_lock,
         ),
