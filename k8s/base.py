@@ -18,7 +18,7 @@ from k8s.meta import (
 )
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
-SERVICE_ACCOUNTS = ("web", "worker", "beat", "migrate")
+SERVICE_ACCOUNTS = ("web", "worker", "beat", "flower", "migrate")
 
 
 def namespace(spec: WorkloadSpec) -> dict[str, Any]:

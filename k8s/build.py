@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from k8s import base, migrate, policies, web, workers
+from k8s import base, flower, migrate, monitoring, policies, web, workers
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
 # Server connections of the processes that run once: beat and the migrate Job.
@@ -73,6 +73,11 @@ def build_groups(
             workers.scaled_object(spec, queue, runtime),
         ]
     groups["beat"] = [bouncers["beat"], workers.beat_deployment(spec, runtime, digest("beat"))]
+    groups["flower"] = [
+        flower.deployment(spec, runtime.image, config_hash(env)),
+        flower.service(spec),
+    ]
+    groups["monitoring"] = monitoring.monitoring_objects(spec)
     return groups
 
 

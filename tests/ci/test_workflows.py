@@ -44,6 +44,20 @@ def test_pull_requests_lint_test_and_comment_the_plan_diff_without_secrets():
     assert "${{ secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
 
 
+def test_the_quickstart_runs_on_ubuntu_24_04_as_the_runners_non_root_user():
+    job = load("pull-request.yml")["jobs"]["test"]
+    assert job["runs-on"] == "ubuntu-24.04"
+    runs = [step.get("run", "") for step in job["steps"]]
+    checks = [i for i, run in enumerate(runs) if 'test "$(id -u)" -ne 0' in run]
+    script = "\n".join(runs)
+    order = [script.index(cmd) for cmd in ("make up DETACH=1", "make status", "make down",
+                                           "make test")]
+    assert checks and checks[0] < min(i for i, run in enumerate(runs) if "make up" in run)
+    assert order == sorted(order), "the quickstart runs up, status, down, then the tests"
+    for privileged in ("sudo make", "runuser", "su -c", "sudo -E"):
+        assert privileged not in script, f"the quickstart must run as the runner: {privileged}"
+
+
 def _writes(permissions: object) -> bool:
     if permissions in ("write-all",):
         return True

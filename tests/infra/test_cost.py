@@ -19,7 +19,7 @@ from offline.mocks import run_program
 from offline.new_stack import new_stack
 from offline.plan import plan_document
 from offline.stack_files import read_stack_config
-from stacks.program import main
+from stacks.program import offline_main as main
 from tests.infra.conftest import SHIPPED_STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
