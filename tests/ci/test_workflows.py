@@ -86,8 +86,17 @@ def test_the_privileged_comment_job_runs_no_code_from_the_pull_request():
     # Only the number file is read, as data: nothing from the artifact or a checkout is run.
     for forbidden in ("make ", "python", "bash ", "sh ", "source ", "./", "eval", "pip "):
         assert forbidden not in scripts, forbidden
-    assert "${{ github.event.workflow_run.head" not in (WORKFLOWS / "pr-comment.yml").read_text()
     assert "[!0-9]" in scripts
+    assert "conclusion == 'success'" in job["if"]
+
+
+def test_the_comment_goes_to_the_pull_request_the_run_built_not_the_one_the_fork_names():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    step = next(s for s in job["steps"] if s.get("id") == "pr")
+    # The head commit comes from the event (GitHub's word), the artifact's number must match it.
+    assert step["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert 'select(.headRefOid == \\"$HEAD_SHA\\")' in step["run"]
+    assert '[ "$number" != "$claimed" ]' in step["run"]
 
 
 def test_previews_run_per_stack_for_same_repo_prs_with_a_lock_per_stack():

@@ -8,6 +8,7 @@ ready, none is taken down before its replacement is, and scale-down removes one 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from tests.infra.conftest import SHIPPED_STACKS
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "app_image" / "entrypoint.sh"
+CONTRACT = ENTRYPOINT.parent / "environment.json"
 IMAGE = {"quintet:imageTag": "v1.2.3"}
 
 
@@ -57,6 +59,11 @@ def test_the_alb_is_done_with_a_pod_before_its_prestop_ends(plan):
                                                          sleep)
     drain = _uvicorn_flag("timeout-graceful-shutdown")
     assert pod["terminationGracePeriodSeconds"] > sleep + drain
+    # The ALB closes what is still running when the delay ends: it must outlast the longest
+    # request the app allows (the web role's statement timeout bounds each database call).
+    contract = json.loads(CONTRACT.read_text())
+    web_ms = int(next(v["default"] for v in contract if v["name"] == "STATEMENT_TIMEOUT_MS"))
+    assert target_group["deregistrationDelay"] >= web_ms / 1000
 
 
 def test_uvicorn_keeps_idle_connections_longer_than_the_alb(plan):
