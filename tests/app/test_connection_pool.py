@@ -20,7 +20,8 @@ import pytest
 from local.dataservices import DataServices
 from tests.app.conftest import APP_DIR, Principals, WebServer
 
-OPEN_AFTER_MERGE = ("a brand-new section can be 404 for a few seconds after an earlier test's cache "
+OPEN_AFTER_MERGE = ("a brand-new section can be 404 for a few seconds after an earlier test's "
+                    "cache "
                     "outage (open: first item for the next session)")
 
 pytestmark = pytest.mark.services

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.conftest import Principals, WebServer
 
-OPEN_AFTER_MERGE = ("a brand-new section can be 404 for a few seconds after an earlier test's cache "
+OPEN_AFTER_MERGE = ("a brand-new section can be 404 for a few seconds after an earlier test's "
+                    "cache "
                     "outage (open: first item for the next session)")
 
 pytestmark = pytest.mark.services
