@@ -105,17 +105,22 @@ class WebhookRejected(ProviderError):
 
 def webhook_event_publish(*, event: str, event_id: str, payload: dict[str, Any]) -> int:
     """Owe `event` to every active endpoint (once per event id and endpoint); return how many."""
-    count = 0
     with transaction.atomic():
-        for endpoint in WebhookEndpoint.objects.filter(active=True):
-            delivery, created = WebhookDelivery.objects.get_or_create(
-                dedupe_key=f"{event_id}:{endpoint.pk}",
-                defaults={"endpoint": endpoint, "event": event, "payload": payload},
-            )
-            if created:
-                _enqueue_on_commit("webhook_deliver", delivery.pk)
-                count += 1
-    return count
+        endpoints = {f"{event_id}:{e.pk}": e for e in WebhookEndpoint.objects.filter(active=True)}
+        owed = set(endpoints) - set(WebhookDelivery.objects.filter(
+            dedupe_key__in=list(endpoints)).values_list("dedupe_key", flat=True))
+        rows = [WebhookDelivery(dedupe_key=key, endpoint=endpoints[key], event=event,
+                                payload=payload) for key in sorted(owed)]
+        try:
+            with transaction.atomic():  # one INSERT for every endpoint, not one per endpoint
+                created = WebhookDelivery.objects.bulk_create(rows)
+        except IntegrityError:  # a concurrent publish of the same event won a row: row by row
+            created = [d for d, new in (WebhookDelivery.objects.get_or_create(
+                dedupe_key=row.dedupe_key, defaults={"endpoint": row.endpoint, "event": event,
+                                                     "payload": payload}) for row in rows) if new]
+        for delivery in created:
+            _enqueue_on_commit("webhook_deliver", delivery.pk)
+    return len(created)
 
 
 def webhook_secret_new() -> str:

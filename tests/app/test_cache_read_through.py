@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from local.dataservices import DataServices
-from tests.app.conftest import APP_DIR, WebServer
+from tests.app.conftest import APP_DIR, Principals, WebServer
 
 pytestmark = pytest.mark.services
 READERS = 50
@@ -122,14 +122,16 @@ def test_a_build_racing_a_write_is_never_served_as_fresh(key: str) -> None:
 
 
 def test_every_key_the_app_writes_expires(
-    web: WebServer, dataservices: DataServices, key: str
+    web: WebServer, dataservices: DataServices, key: str, principals: Principals
 ) -> None:
     from core.caching import cache_read_through
 
     cache_read_through(key=key, build=lambda: "read, never written")  # a family never bumped
     cache = _cache_client(dataservices)
     section = f"ttl-{uuid.uuid4().hex[:6]}"
-    httpx.post(f"{web.url}/api/articles/", json={"section": section, "title": "T", "body": "b"})
+    published = httpx.post(f"{web.url}/api/articles/", headers=Principals.headers(
+        principals.editor), json={"section": section, "title": "T", "body": "b"})
+    assert published.status_code == 201, published.text
     for path in ("/", f"/sections/{section}/"):
         assert httpx.get(f"{web.url}{path}").status_code == 200
     keys = cache.keys("*")
@@ -240,7 +242,7 @@ def test_cold_readers_take_over_a_dead_builders_lock(key: str, app_env: dict[str
 
 
 def test_unknown_section_is_404_and_caches_nothing(
-    web: WebServer, dataservices: DataServices
+    web: WebServer, dataservices: DataServices, principals: Principals
 ) -> None:
     slug = f"nope-{uuid.uuid4().hex[:8]}"
     for _ in range(3):
@@ -249,7 +251,9 @@ def test_unknown_section_is_404_and_caches_nothing(
         assert "no-store" in response.headers["Cache-Control"]
     assert _cache_client(dataservices).keys(f"*{slug}*") == []
     section = f"real-{uuid.uuid4().hex[:6]}"
-    httpx.post(f"{web.url}/api/articles/", json={"section": section, "title": "T", "body": "b"})
+    published = httpx.post(f"{web.url}/api/articles/", headers=Principals.headers(
+        principals.editor), json={"section": section, "title": "T", "body": "b"})
+    assert published.status_code == 201, published.text
     assert httpx.get(f"{web.url}/sections/{section}/").status_code == 200  # new ones show up
 
 

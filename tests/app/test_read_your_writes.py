@@ -96,7 +96,7 @@ def test_a_forged_pin_cookie_does_not_reach_the_primary(
     try:
         with httpx.Client(base_url=web.url, timeout=10) as client:
             name = f"f{uuid.uuid4().hex[:10]}"
-            signup = client.post("/api/accounts/signup/",
+            signup = client.post("/api/accounts/signup/", headers=csrf_headers(client),
                                  json={"username": name, "email": f"{name}@x.io",
                                        "password": "correct horse battery"})
             assert signup.status_code == 201, signup.text

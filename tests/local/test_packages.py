@@ -21,9 +21,10 @@ def test_nothing_missing_on_this_machine() -> None:
 def test_each_missing_program_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(packages, "PROGRAMS", {k: (p, "/nonexistent/" + p)
                                                 for k, (p, _) in packages.PROGRAMS.items()})
-    assert missing_packages(_which({"nginx", "dot", "wrk"}), lambda: None, lambda: True) == [
+    present = {"nginx", "haproxy", "promtool", "dot", "wrk"}
+    assert missing_packages(_which(present), lambda: None, lambda: True) == [
         "postgresql", "pgbouncer", "redis-server"]
-    assert missing_packages(_which({"pgbouncer", "redis-server", "nginx", "dot", "wrk"}),
+    assert missing_packages(_which({"pgbouncer", "redis-server", *present}),
                             lambda: Path("/x"), lambda: False) == ["python3-venv"]
 
 
