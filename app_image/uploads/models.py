@@ -23,7 +23,10 @@ class Upload(models.Model):
     key = models.CharField(max_length=255, unique=True)
     content_type = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    declared_size = models.BigIntegerField()
+    """The file's size in bytes as the client declared it; the POST policy pins it."""
     size = models.BigIntegerField(null=True)
+    """The size the confirmation found in the bucket."""
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True)
 

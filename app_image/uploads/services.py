@@ -26,15 +26,20 @@ KEY_PREFIX = "uploads"
 
 
 class UploadError(Exception):
-    """A request the uploads context refuses; the message is safe to show the client."""
+    """A request the uploads context refuses; the message is safe to show the client.
+
+    ``field`` names the input (or the object's property) that is wrong.
+    """
 
     status = 400
 
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
-class UploadNotFound(UploadError):
-    """No pending upload with this id belongs to this principal."""
 
-    status = 404
+class UploadInvalid(UploadError):
+    """The request names a value outside what is allowed (type, size, key)."""
 
 
 class UploadNotArrived(UploadError):
@@ -47,6 +52,10 @@ class UploadRefused(UploadError):
     """The object arrived but breaks the limits; it is marked rejected and will be removed."""
 
     status = 422
+
+
+ERROR_FOREIGN_KEY = "no upload with this key was issued to you"
+"""One message for unknown and foreign keys: the answer never says whether a key exists."""
 
 
 @dataclass(frozen=True)
@@ -67,23 +76,32 @@ def _allowed_types() -> tuple[str, ...]:
     return tuple(settings.UPLOADS_CONTENT_TYPES)
 
 
-def upload_request(*, owner_id: int, content_type: str) -> PresignedUpload:
-    """Record a pending upload and presign a POST limited to its key, type and size."""
+def _size_range() -> str:
+    return f"1 to {settings.UPLOADS_MAX_BYTES} bytes"
+
+
+def upload_request(*, owner_id: int, content_type: str, size: int) -> PresignedUpload:
+    """Record a pending upload and presign a POST limited to its key, type and exact size."""
     if content_type not in _allowed_types():
-        raise UploadError(
-            f"content_type {content_type!r} is not allowed; allowed: {', '.join(_allowed_types())}"
+        raise UploadInvalid(
+            f"content_type {content_type!r} is not allowed; allowed: {', '.join(_allowed_types())}",
+            field="content_type",
         )
+    if not 1 <= size <= settings.UPLOADS_MAX_BYTES:
+        raise UploadInvalid(f"size {size} is out of range; allowed: {_size_range()}",
+                            field="size")
     upload_id = uuid.uuid4()
     key = upload_key(owner_id=owner_id, upload_id=upload_id)
     upload = Upload.objects.create(id=upload_id, owner_id=owner_id, key=key,
-                                   content_type=content_type)
+                                   content_type=content_type, declared_size=size)
     post = s3_client().generate_presigned_post(
         Bucket=bucket_name(),
         Key=key,
         Fields={"Content-Type": content_type},
         Conditions=[
             {"Content-Type": content_type},
-            ["content-length-range", 1, settings.UPLOADS_MAX_BYTES],
+            # S3 refuses any other size; the confirmation checks it again (emulators do not).
+            ["content-length-range", size, size],
         ],
         ExpiresIn=settings.UPLOADS_PRESIGN_SECONDS,
     )
@@ -99,39 +117,49 @@ def _head(key: str) -> dict[str, Any] | None:
         raise
 
 
-def _refusal(head: dict[str, Any], upload: Upload) -> str | None:
+def _refusal(head: dict[str, Any], upload: Upload) -> UploadRefused | None:
     size = int(head.get("ContentLength", 0))
-    if not 1 <= size <= settings.UPLOADS_MAX_BYTES:
-        return f"the object is {size} bytes; allowed: 1 to {settings.UPLOADS_MAX_BYTES} bytes"
+    if size != upload.declared_size or not 1 <= size <= settings.UPLOADS_MAX_BYTES:
+        return UploadRefused(
+            f"the object is {size} bytes; it was declared as {upload.declared_size} bytes "
+            f"(allowed: {_size_range()})", field="size")
     arrived_type = str(head.get("ContentType", ""))
     if arrived_type != upload.content_type:
-        return (f"the object's content type is {arrived_type!r}; the upload was issued for "
-                f"{upload.content_type!r}")
+        return UploadRefused(
+            f"the object's content type is {arrived_type!r}; the upload was issued for "
+            f"{upload.content_type!r}", field="content_type")
     return None
 
 
-def upload_confirm(*, owner_id: int, upload_id: uuid.UUID) -> Upload:
-    """HEAD the object issued to this principal; record it, or refuse it naming the limit."""
+def _not_pending(upload: Upload) -> UploadInvalid:
+    return UploadInvalid(f"this upload is {upload.status}; request a new one", field="key")
+
+
+def upload_confirm(*, owner_id: int, key: str) -> Upload:
+    """HEAD the object issued to this principal under ``key``; record it, or refuse it naming
+    the limit it breaks."""
     # A write path: a replica may not have the row issued a moment ago.
     with pin_to_primary():
-        upload = Upload.objects.filter(id=upload_id, owner_id=owner_id).first()
-    # The key is derived, never taken from the client: a principal can only confirm its own.
-    if upload is None or upload.key != upload_key(owner_id=owner_id, upload_id=upload.id):
-        raise UploadNotFound("no upload with this id was issued to you")
+        upload = Upload.objects.filter(key=key, owner_id=owner_id).first()
+    # The principal check: only a key issued to this principal is ever HEADed; another's is
+    # as unknown as a made-up one.
+    if upload is None:
+        raise UploadInvalid(ERROR_FOREIGN_KEY, field="key")
     if upload.status == Upload.Status.CONFIRMED:
         return upload
     if upload.status != Upload.Status.PENDING:
-        raise UploadNotFound(f"this upload is {upload.status}; request a new one")
+        raise _not_pending(upload)
     head = _head(upload.key)
     if head is None:
-        raise UploadNotArrived("the file has not arrived in the bucket; POST it first")
+        raise UploadNotArrived("the file has not arrived in the bucket; POST it first",
+                               field="key")
     refusal = _refusal(head, upload)
     with transaction.atomic():
         locked = Upload.objects.select_for_update().get(pk=upload.pk)
         if locked.status == Upload.Status.CONFIRMED:  # a concurrent confirmation won
             return locked
         if locked.status != Upload.Status.PENDING:
-            raise UploadNotFound(f"this upload is {locked.status}; request a new one")
+            raise _not_pending(locked)
         locked.size = int(head.get("ContentLength", 0))
         if refusal is not None:
             locked.status = Upload.Status.REJECTED
@@ -141,8 +169,8 @@ def upload_confirm(*, owner_id: int, upload_id: uuid.UUID) -> Upload:
             locked.confirmed_at = timezone.now()
             locked.save(update_fields=["status", "size", "confirmed_at"])
     if refusal is not None:
-        log.info("upload_refused", upload_id=str(upload_id), reason=refusal)
-        raise UploadRefused(refusal)
+        log.info("upload_refused", upload_id=str(upload.id), reason=str(refusal))
+        raise refusal
     return locked
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.app.conftest import Principals, WebServer
+from tests.app.conftest import UPLOADS_MAX_BYTES, Principals, WebServer
 
 pytestmark = pytest.mark.services
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -84,6 +84,10 @@ FIELD_VALUES = {
     "section": st.from_regex(r"\A[a-z0-9-]{1,80}\Z") | TEXT,
     "title": TEXT, "body": TEXT, "username": st.from_regex(r"\A[\w.@+-]{1,200}\Z") | TEXT,
     "password": TEXT, "display_name": TEXT,
+    "content_type": st.sampled_from(["image/png", "text/plain", "text/html"]) | TEXT,
+    "size": st.integers() | st.integers(min_value=UPLOADS_MAX_BYTES - 2,
+                                        max_value=2**70),
+    "key": st.from_regex(r"\Auploads/[0-9]{1,6}/[0-9a-f-]{1,40}\Z") | TEXT,
 }
 ENDPOINTS = {
     "order": ("/api/checkout/orders/", ("email", "amount_cents")),
@@ -91,7 +95,10 @@ ENDPOINTS = {
     "signup": ("/api/accounts/signup/", ("username", "email", "password", "display_name")),
     "prepare": ("/api/checkout/prepare/", ("email", "amount_cents")),
     "token": ("/api/accounts/tokens/", ("username", "password")),
+    "upload-request": ("/api/uploads/", ("content_type", "size")),
+    "upload-confirm": ("/api/uploads/confirm/", ("key",)),
 }
+AUTHENTICATED = ("order", "article", "upload-request", "upload-confirm")
 CONTENT_TYPES = ["application/json"] * 3 + ["application/json; charset=utf-8", "text/plain",
                                              "application/x-www-form-urlencoded", ""]
 
@@ -127,7 +134,7 @@ def test_no_input_makes_a_json_api_answer_500(
         body, content_type, key = request
         headers: dict[str, str | bytes] = {"Content-Type": content_type,
                                            "Idempotency-Key": key.encode("latin-1")}
-        if name in ("order", "article"):
+        if name in AUTHENTICATED:
             headers.update(Principals.headers(token))
         response = httpx.post(f"{web.url}{path}", content=body, headers=headers, timeout=30)
         assert response.status_code < 500, (name, body, content_type, response.text)

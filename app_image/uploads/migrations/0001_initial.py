@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                         max_length=16,
                     ),
                 ),
+                ("declared_size", models.BigIntegerField()),
                 ("size", models.BigIntegerField(null=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("confirmed_at", models.DateTimeField(null=True)),
