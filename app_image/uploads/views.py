@@ -85,7 +85,7 @@ class UploadConfirmApi(JsonApi):
         return Response(_upload_body(upload))
 
 
-class FirstRenderer(BaseContentNegotiation):
+class IgnoreAccept(BaseContentNegotiation):
     """Ignore Accept: the file goes out in its own type, errors as JSON (never a 406)."""
 
     def select_parser(self, request: Request, parsers: list[Any]) -> Any:
@@ -101,7 +101,7 @@ class FirstRenderer(BaseContentNegotiation):
 class UploadContentApi(JsonApi):
     """The bytes of a confirmed upload, read server-side from the bucket."""
 
-    content_negotiation_class = FirstRenderer
+    content_negotiation_class = IgnoreAccept
 
     def get(self, request: Request, upload_id: uuid.UUID) -> HttpResponse:
         """200 with the file, 404 when it is not the principal's confirmed upload."""
