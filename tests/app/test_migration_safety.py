@@ -71,8 +71,36 @@ def test_the_shipped_migrations_pass():
             """,
             "content.0999_unsafe: adds column article.summary as NOT NULL without a database",
         ),
+        (
+            """
+            operations = [migrations.AlterField(
+                "article", "title", models.CharField(max_length=80))]
+            """,
+            "changes column article.title from varchar(200) to varchar(80)",
+        ),
+        (
+            """
+            operations = [migrations.AddConstraint("article", models.CheckConstraint(
+                check=~models.Q(title=""), name="article_title_not_empty"))]
+            """,
+            "adds constraint article_title_not_empty on article: the running version",
+        ),
+        (
+            """
+            operations = [migrations.RunPython(lambda apps, schema: None)]
+            """,
+            "runs Python code with no reverse",
+        ),
+        (  # what runs is the database side of SeparateDatabaseAndState
+            """
+            operations = [migrations.SeparateDatabaseAndState(
+                database_operations=[migrations.RunSQL("SELECT 1")])]
+            """,
+            "runs SQL with no reverse",
+        ),
     ],
-    ids=["index-not-concurrent", "drop-column", "rename-column", "not-null-no-default"],
+    ids=["index-not-concurrent", "drop-column", "rename-column", "not-null-no-default",
+         "narrowed-type", "new-constraint", "python-no-reverse", "sql-no-reverse"],
 )
 def test_an_unsafe_migration_fails_the_lint_with_its_reason(tmp_path, body, expected):
     status, text = lint(_app_with(tmp_path, body))
@@ -108,3 +136,21 @@ def test_the_contract_step_of_an_expand_contract_change_may_drop(tmp_path):
         """
     status, text = lint(_app_with(tmp_path, body))
     assert status == 0, text
+
+
+def test_widening_a_varchar_and_a_contract_step_constraint_are_compatible(tmp_path):
+    # squawk still warns on both (the ALTER TYPE and a constraint not added NOT VALID): its rules
+    # are about locks; this is the check of what the running version can still do.
+    body = """
+        contract_step = True  # the code already writes only valid rows
+        operations = [
+            migrations.AlterField("article", "title", models.CharField(max_length=300)),
+            migrations.AddConstraint("article", models.CheckConstraint(
+                check=~models.Q(title=""), name="article_title_not_empty")),
+            migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop),
+        ]
+        """
+    _, text = lint(_app_with(tmp_path, body))
+    assert "content__0999_unsafe.sql" in text, text  # squawk read it: the check ran on it
+    for message in ("changes column", "adds constraint", "with no reverse"):
+        assert message not in text, text
