@@ -5,6 +5,7 @@ PY := .venv/bin/python
 STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset rollout bench cost slo
 
@@ -49,8 +50,8 @@ docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md fr
 	@$(PY) -m offline.project_file --write
 	@$(PY) -m offline.config_reference --write
 
-test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests (TEST_WORKERS=2 xdist workers)
+	@$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-infra: venv ## Pulumi mock tests of the components and stacks
 	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)
