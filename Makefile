@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench lock cost
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench lock sbom cost
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: bootstrap ## ruff, import-linter, hadolint, and squawk + the backward-comp
 
 lock: venv ## regenerate the hash-locked sets (requirements/*.lock, app_image/requirements.lock) from their inputs
 	@$(PY) scripts/lock.py
+
+sbom: venv ## CycloneDX SBOM and licence list of the app image's locked Python set, under build/sbom/
+	@$(PY) scripts/sbom.py
 
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
 	@$(PY) -m offline.project_file --write
