@@ -38,13 +38,16 @@ KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 # Order of creation: each phase waits for the previous one. The Job runs the migrations; the
 # Deployments roll only once it has completed (pulumi-kubernetes awaits a Job's completion).
+# The TargetGroupBinding exists before the web pods: the load balancer controller injects its
+# readiness gate only into pods created while a binding selects them.
 PHASES: tuple[tuple[str, ...], ...] = (
     ("Namespace",),
     ("ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "TriggerAuthentication",
      "Service"),
-    ("Job",),
+    ("Job", "TargetGroupBinding"),
     ("Deployment",),
-    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "TargetGroupBinding"),
+    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "PodMonitor",
+     "PrometheusRule"),
 )
 # Top-level fields of an object that are not metadata, as the SDK names its arguments.
 _FIELDS = {
@@ -84,9 +87,23 @@ class WorkloadsArgs:
     """AUTH token of the broker Redis (a secret; empty for none)."""
     django_secret_key: pulumi.Input[str]
     """Django's SECRET_KEY (a secret)."""
+    flower_basic_auth: pulumi.Input[str] = ""
+    """``user:password`` Flower asks for (a secret; Flower refuses to start without one)."""
+    sentry_dsn: pulumi.Input[str] = ""
+    """Sentry DSN (a secret; empty turns error tracking off)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist first: node pools and the controllers whose CRDs the objects use
     (KEDA, the AWS Load Balancer Controller). Every object waits for them through the namespace."""
+
+
+def job_await(obj: dict[str, Any]) -> pulumi.CustomTimeouts | None:
+    """Pulumi waits for a Job exactly as long as Kubernetes lets it run
+    (``activeDeadlineSeconds``): not the provider's default 10 minutes, which gives up on a
+    migration Kubernetes would still finish, nor longer, which waits on a Job already failed."""
+    if obj["kind"] != "Job":
+        return None
+    deadline = obj["spec"]["activeDeadlineSeconds"]
+    return pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
 
 
 def _phase(kind: str) -> int:
@@ -138,6 +155,8 @@ class Workloads(pulumi.ComponentResource):
                 args.cache_auth_token,
                 args.broker_auth_token,
                 args.django_secret_key,
+                args.flower_basic_auth,
+                args.sentry_dsn,
             ).apply(
                 lambda v: {
                     object_key(o): o
@@ -161,6 +180,7 @@ class Workloads(pulumi.ComponentResource):
                 # A Job is immutable and keeps its name: replace it by deleting first, which
                 # runs the new image's migrations.
                 delete_before_replace=obj["kind"] == "Job",
+                custom_timeouts=job_await(obj),
             )
             resource = self._declare(name, obj, key, source, child)
             created[key] = resource

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from k8s import base, migrate, policies, web, workers
+from k8s import base, flower, migrate, monitoring, policies, web, workers
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
 # Server connections of the processes that run once: beat and the migrate Job.
@@ -33,19 +33,21 @@ def build_groups(
 ) -> dict[str, list[dict[str, Any]]]:
     """All objects, by workload group, in apply order within each group."""
     env = base.env_configmap(spec)
+    ca = base.rds_ca_configmap(spec)
     pools = pool_sizes(spec)
     bouncers = {
         group: base.pgbouncer_configmap(spec, runtime, group, size) for group, size in pools.items()
     }
 
     def digest(group: str) -> str:
-        return config_hash(env, bouncers[group])
+        return config_hash(env, ca, bouncers[group])
 
     groups: dict[str, list[dict[str, Any]]] = {
         "base": [
             base.namespace(spec),
             *(base.service_account(spec, name) for name in base.SERVICE_ACCOUNTS),
             env,
+            ca,
             *base.secrets(spec, runtime, secret_values),
             workers.trigger_authentication(spec),
         ],
@@ -71,6 +73,11 @@ def build_groups(
             workers.scaled_object(spec, queue, runtime),
         ]
     groups["beat"] = [bouncers["beat"], workers.beat_deployment(spec, runtime, digest("beat"))]
+    groups["flower"] = [
+        flower.deployment(spec, runtime.image, config_hash(env)),
+        flower.service(spec),
+    ]
+    groups["monitoring"] = monitoring.monitoring_objects(spec)
     return groups
 
 

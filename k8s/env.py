@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from k8s.spec import APP_PORT, PGBOUNCER_PORT, REDIS_PORT, Runtime, SecretValues, WorkloadSpec
+from k8s.spec import (
+    APP_PORT,
+    METRICS_PORT,
+    PGBOUNCER_PORT,
+    REDIS_PORT,
+    Runtime,
+    SecretValues,
+    WorkloadSpec,
+)
 
 # The variables the kit supplies, by where they come from. The contract test holds this to the
 # app's environment.json: every required variable is here, nothing here is unknown to the app,
@@ -18,6 +26,8 @@ CONFIG_VARIABLES = (
     "PORT",
     "WEB_CONCURRENCY",
     "LOG_LEVEL",
+    "FORWARDED_ALLOW_IPS",
+    "METRICS_PORT",
 )
 SECRET_VARIABLES = (
     "DJANGO_SECRET_KEY",
@@ -25,6 +35,8 @@ SECRET_VARIABLES = (
     "DATABASE_REPLICA_URLS",
     "CACHE_URL",
     "BROKER_URL",
+    "SENTRY_DSN",
+    "FLOWER_BASIC_AUTH",
 )
 REPLICA_DATABASE = "{name}_replica_{index}"
 
@@ -42,6 +54,10 @@ def config_env(spec: WorkloadSpec) -> dict[str, str]:
         "PORT": str(APP_PORT),
         "WEB_CONCURRENCY": str(spec.web_concurrency),
         "LOG_LEVEL": spec.log_level,
+        # Only the ALB (in these subnets; the web NetworkPolicy admits nothing else) may set
+        # the client address and scheme through X-Forwarded-*.
+        "FORWARDED_ALLOW_IPS": ",".join(spec.lb_cidrs),
+        "METRICS_PORT": str(METRICS_PORT),
     }
 
 
@@ -69,4 +85,6 @@ def secret_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> d
         "DATABASE_REPLICA_URLS": ",".join(replicas),
         "CACHE_URL": redis_url(runtime.cache_host, secrets.cache_auth_token),
         "BROKER_URL": redis_url(runtime.broker_host, secrets.broker_auth_token),
+        "SENTRY_DSN": secrets.sentry_dsn,
+        "FLOWER_BASIC_AUTH": secrets.flower_basic_auth,
     }

@@ -8,7 +8,7 @@ from k8s.meta import ENV_CONFIGMAP, ENV_SECRET, POOL_LABEL, WORKER_TAINT, labels
 from k8s.spec import APP_UID, Resources, WorkloadSpec
 
 # The image's ENTRYPOINT is entrypoint.sh; containers pass only the process type as args.
-PROCESS_TYPES = ("web", "worker", "beat", "migrate", "check")
+PROCESS_TYPES = ("web", "worker", "beat", "flower", "migrate", "check")
 
 
 def container_security_context() -> dict[str, Any]:
@@ -68,11 +68,15 @@ def pod_template(
     init_containers: list[dict[str, Any]],
     volumes: list[dict[str, Any]],
     annotations: dict[str, str],
+    extra_labels: dict[str, str] | None = None,
     **pod: Any,
 ) -> dict[str, Any]:
     """A pod template: labels, security context, service account, containers and volumes."""
     return {
-        "metadata": {"labels": labels(spec, component), "annotations": annotations},
+        "metadata": {
+            "labels": {**labels(spec, component), **(extra_labels or {})},
+            "annotations": annotations,
+        },
         "spec": {
             "serviceAccountName": service_account,
             "automountServiceAccountToken": False,

@@ -6,8 +6,9 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import BROKER_AUTH_SECRET, BROKER_TRIGGER_AUTH, metadata
+from k8s.monitoring import metrics_port
 from k8s.pods import app_container, pod_template, selector, worker_placement
-from k8s.spec import REDIS_PORT, QueueSpec, Resources, Runtime, WorkloadSpec
+from k8s.spec import METRICS_PORT, REDIS_PORT, QueueSpec, Resources, Runtime, WorkloadSpec
 
 WORKER_SERVICE_ACCOUNT = "worker"
 BEAT_SERVICE_ACCOUNT = "beat"
@@ -41,6 +42,7 @@ def worker_deployment(
         ["worker", queue.name],
         queue.resources,
         env=[{"name": "CELERY_WORKER_CONCURRENCY", "value": str(queue.concurrency)}],
+        ports=[metrics_port(METRICS_PORT)],
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
         readinessProbe=heartbeat_probe(periodSeconds=15),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
@@ -116,12 +118,14 @@ def scaled_object(spec: WorkloadSpec, queue: QueueSpec, runtime: Runtime) -> dic
 def beat_deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
     """Celery beat: exactly one replica, Recreate so two never overlap in a rollout.
 
-    Liveness reads the heartbeat beat's scheduler touches on every tick (at most 5 s apart), the
-    same probe command as the workers'; no readiness, since nothing routes traffic to beat.
+    Every probe reads the heartbeat beat's scheduler touches on every tick (at most 5 s apart),
+    the same command as the workers'. Nothing routes traffic to beat, so readiness is what
+    ``kubectl get``, rollouts and scanners read: Ready means the scheduler is ticking now.
     """
     app = app_container(
-        "beat", runtime.image, ["beat"], BEAT_RESOURCES,
+        "beat", runtime.image, ["beat"], BEAT_RESOURCES, ports=[metrics_port(METRICS_PORT)],
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
+        readinessProbe=heartbeat_probe(periodSeconds=15),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
     )
     template = pod_template(

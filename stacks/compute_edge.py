@@ -3,7 +3,8 @@ Cloudflare in front of it.
 
 Three DNS modes, by settings:
 - ``edgeEnabled`` (prod): proxied record, cache rules and TLS settings in the zone; the ALB admits
-  only Cloudflare's published ranges.
+  only Cloudflare's published ranges, and forwards only requests carrying the secret header the
+  zone's transform rule adds (the origin lock: the ranges are every Cloudflare customer's).
 - a zone id without the edge: Cloudflare hosts a DNS-only record and the certificate validation
   record; the ALB admits the internet (still HTTPS).
 - neither (dev by default): no Cloudflare at all; the certificate validation record is exported
@@ -24,7 +25,7 @@ import pulumi_aws as aws
 
 from components.cluster import Cluster, ClusterArgs, NodePool
 from components.cluster_software import ChartVersions, ClusterSoftware, ClusterSoftwareArgs
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs, OriginLock
 from components.network import APP_PORT, Network
 from stacks.settings.model import NodePoolSettings, Settings
 
@@ -32,7 +33,8 @@ OPEN_INTERNET = "0.0.0.0/0"
 POOLS = ("system", "web", "workers")
 TAINTED_POOLS = ("workers",)
 """Pools whose nodes only take pods that tolerate them: Celery workers stay off web nodes."""
-READINESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
+"""The ALB target check: this pod can serve (docs/app.md, "Probes"); never the deep report."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,20 @@ def node_pools(settings: Settings) -> list[NodePool]:
     return pools
 
 
+DEREGISTRATION_MARGIN_SECONDS = 5
+"""How much sooner the ALB gives up on a deregistering target than the pod's preStop ends."""
+
+
+def deregistration_delay_seconds(settings: Settings) -> int:
+    """The target group's deregistration delay, derived from the web pods' preStop sleep.
+
+    A terminating pod sleeps in preStop while the LB controller deregisters it and the ALB
+    finishes the requests it sent; the ALB must be done with the target (this delay) before
+    the pod gets SIGTERM, so the delay stays below the sleep (docs/workloads.md, the timeline).
+    """
+    return max(0, settings.workloads.web_pre_stop_sleep_seconds - DEREGISTRATION_MARGIN_SECONDS)
+
+
 def _edge_module(settings: Settings) -> ModuleType | None:
     if not settings.edge.zone_id:
         return None
@@ -78,6 +94,7 @@ def build_compute_edge(
     prefix: str,
     region: str,
     aws_provider: aws.Provider,
+    aws_profile: str | None = None,
 ) -> ComputeEdge:
     """Declares the cluster, its software, the ALB and (with a zone id) the Cloudflare records."""
     with_aws = pulumi.ResourceOptions(providers=[aws_provider])
@@ -88,6 +105,7 @@ def build_compute_edge(
             cluster_name=prefix,
             kubernetes_version=c.kubernetes_version,
             region=region,
+            aws_profile=aws_profile,
             subnet_ids=network.private_subnet_ids,
             node_security_group_id=network.node_security_group_id,
             node_pools=node_pools(settings),
@@ -115,6 +133,7 @@ def build_compute_edge(
                 metrics_server=c.chart_metrics_server_version,
                 keda=c.chart_keda_version,
                 cluster_autoscaler=c.chart_cluster_autoscaler_version,
+                kube_prometheus_stack=c.chart_kube_prometheus_stack_version,
             ),
             autoscaler_image_tag=c.cluster_autoscaler_image_tag,
             ready=cluster.ready,
@@ -124,11 +143,18 @@ def build_compute_edge(
 
     edge_settings = settings.edge
     edge_module = _edge_module(settings)
-    ingress = (
-        edge_module.cloudflare_ipv4_ranges()
-        if edge_module is not None and edge_settings.enabled
-        else [OPEN_INTERNET]
-    )
+    behind_edge = edge_module is not None and edge_settings.enabled
+    ingress = edge_module.cloudflare_ipv4_ranges() if behind_edge else [OPEN_INTERNET]
+    origin_lock = None
+    if behind_edge:
+        import pulumi_random as random
+
+        # Letters and digits only: ALB header conditions read * and ? as wildcards.
+        secret = random.RandomPassword("origin-lock-secret", length=48, special=False).result
+        header = edge_module.origin_lock_ruleset(
+            "edge-origin-lock", edge_settings.zone_id, edge_settings.domain, secret
+        )
+        origin_lock = OriginLock(edge_module.ORIGIN_LOCK_HEADER, secret, ready=[header])
     load_balancer = LoadBalancer(
         "load-balancer",
         LoadBalancerArgs(
@@ -144,7 +170,9 @@ def build_compute_edge(
             ),
             target_port=APP_PORT,
             health_check_path=READINESS_PATH,
+            deregistration_delay=deregistration_delay_seconds(settings),
             deletion_protection=settings.tier == "prod",
+            origin_lock=origin_lock,
         ),
         opts=with_aws,
     )
@@ -158,7 +186,6 @@ def build_compute_edge(
                 origin_hostname=load_balancer.alb_dns_name,
                 proxied=edge_settings.enabled,
                 manage_zone=edge_settings.enabled,
-                session_cookie=edge_settings.session_cookie,
                 static_path_prefix=edge_settings.static_path_prefix,
             ),
         )

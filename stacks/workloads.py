@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pulumi
-
 from components.subnets import plan_subnets
 from k8s.spec import QueueSpec, Resources, Runtime, SecretValues, WorkloadSpec
+from stacks.image import OFFLINE_IMAGE_TAG, image_reference
 from stacks.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,7 +79,11 @@ def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
 def render_runtime(settings: Settings, stack: str, region: str) -> Runtime:
     """Placeholder runtime values for rendering: reserved ``.invalid`` names, a zero account."""
     return Runtime(
-        image=f"registry.invalid/quintet-{stack}:{settings.image.tag}",
+        image=image_reference(
+            f"registry.invalid/quintet-{stack}",
+            settings.image.tag or (OFFLINE_IMAGE_TAG if not settings.image.digest else ""),
+            settings.image.digest,
+        ),
         database_host="primary.database.invalid",
         database_replica_hosts=tuple(
             f"replica-{i}.database.invalid" for i in range(settings.database.replicas)
@@ -101,6 +104,8 @@ def render_secrets() -> SecretValues:
         cache_auth_token=RENDER_SECRET,
         broker_auth_token=RENDER_SECRET,
         django_secret_key=RENDER_SECRET,
+        flower_basic_auth=RENDER_SECRET,
+        sentry_dsn=RENDER_SECRET,
     )
 
 
@@ -120,13 +125,16 @@ def build_workloads_tier(
     database, cache = data.database, data.cache
     spec = workload_spec(settings, stack)
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
+    flower_password = random.RandomPassword("flower-password", length=32, special=False)
     replicas = database.replica_addresses
     return Workloads(
         "workloads",
         WorkloadsArgs(
             spec=spec,
             provider=compute.cluster.kubernetes_provider,
-            image=pulumi.Output.concat(registry.repository_url, ":", settings.image.tag),
+            image=registry.repository_url.apply(
+                lambda url: image_reference(url, settings.image.tag, settings.image.digest)
+            ),
             database_host=database.writer_address,
             database_replica_hosts=[
                 replicas.apply(lambda hosts, i=i: hosts[i]) for i in range(spec.replica_count)
@@ -138,6 +146,7 @@ def build_workloads_tier(
             cache_auth_token=cache.cache_auth_token,
             broker_auth_token=cache.broker_auth_token,
             django_secret_key=secret_key.result,
+            flower_basic_auth=flower_password.result.apply(lambda p: f"admin:{p}"),
             depends_on=[compute.software],
         ),
     )

@@ -5,6 +5,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.db import connections
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -25,5 +26,8 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
-        """Connect the post-migrate hook once (for this app's signal only)."""
+        """Connect the post-migrate hook (this app's signal only) and the query metrics."""
+        from core.db_metrics import query_metrics_install
+
         post_migrate.connect(role_timeout_sync, sender=self, dispatch_uid="core.role_timeout")
+        connection_created.connect(query_metrics_install, dispatch_uid="core.query_metrics")

@@ -13,6 +13,7 @@ ROUTES = {
     "notifications.tasks.report_export_run": "low",
     "notifications.tasks.maintenance_reconcile": "low",
     "notifications.tasks.maintenance_cleanup": "low",
+    "core.tasks.idempotency_records_purge": "low",
 }
 
 

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from components.cluster import ami_type_for, kubeconfig
+from components.eks_releases import DEFAULT_VERSION, EKS_RELEASES
+from k8s.meta import READINESS_GATE_LABEL
 from stacks.settings import load_settings
 from tests.infra.conftest import SHIPPED_STACKS
 
@@ -17,6 +19,7 @@ CHARTS = {
     "metrics-server": "chartMetricsServerVersion",
     "keda": "chartKedaVersion",
     "cluster-autoscaler": "chartClusterAutoscalerVersion",
+    "kube-prometheus-stack": "chartKubePrometheusStackVersion",
 }
 ADDONS = {
     "vpc-cni": "addonVpcCniVersion",
@@ -176,7 +179,33 @@ def test_cluster_software_is_helm_releases_with_pinned_versions(stack_run, stack
         assert release.inputs["chart"] == name, release.urn
         assert release.provider == provider.urn, release.urn
         assert groups <= set(release.dependencies), release.urn
-        assert release.inputs["values"]["nodeSelector"] == {"quintet.io/pool": "system"}
+        values = release.inputs["values"]
+        if name == "kube-prometheus-stack":  # one node selector per component of the chart
+            values = values["prometheus"]["prometheusSpec"]
+        assert values["nodeSelector"] == {"quintet.io/pool": "system"}, release.urn
+
+
+def test_monitoring_stack_selects_the_kits_monitors_rules_and_dashboards(stack_run):
+    from k8s.monitoring import DASHBOARD_LABEL, MONITORING_NAMESPACE
+
+    release = stack_run("prod").named("cluster-software-kube-prometheus-stack")
+    assert release.inputs["namespace"] == MONITORING_NAMESPACE  # metrics-ingress admits it
+    values = release.inputs["values"]
+    system = {"quintet.io/pool": "system"}
+    for path in (("prometheusOperator",), ("alertmanager", "alertmanagerSpec"),
+                 ("kube-state-metrics",), ("grafana",)):
+        node = values
+        for key in path:
+            node = node[key]
+        assert node["nodeSelector"] == system, path
+    spec = values["prometheus"]["prometheusSpec"]
+    for selector in ("podMonitorSelectorNilUsesHelmValues", "ruleSelectorNilUsesHelmValues"):
+        assert spec[selector] is False, selector
+    sidecar = values["grafana"]["sidecar"]["dashboards"]
+    assert (sidecar["label"], sidecar["labelValue"], sidecar["searchNamespace"]) == (
+        DASHBOARD_LABEL, "1", "ALL")
+    [cloudwatch] = values["grafana"]["additionalDataSources"]
+    assert cloudwatch["uid"] == "cloudwatch" and cloudwatch["jsonData"]["authType"] == "default"
 
 
 def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
@@ -185,7 +214,9 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
         a.inputs["serviceAccount"]: a
         for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     }
-    assert set(associations) == {"aws-load-balancer-controller", "cluster-autoscaler"}
+    assert set(associations) == {"aws-load-balancer-controller", "cluster-autoscaler", "grafana"}
+    grafana = associations.pop("grafana")
+    assert grafana.inputs["namespace"] == "monitoring"
     for sa, association in associations.items():
         assert association.inputs["namespace"] == "kube-system"
         role = run.by_urn(
@@ -200,7 +231,18 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
     ca = run.named("cluster-software-cluster-autoscaler").inputs["values"]
     assert ca["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert ca["autoDiscovery"]["clusterName"] == "quintet-prod"
-    assert ca["image"]["tag"] == "v1.33.0"
+    assert ca["image"]["tag"] == EKS_RELEASES[DEFAULT_VERSION].autoscaler_image_tag
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_lb_controller_gates_the_labelled_pods_and_fails_closed(stack_run, stack):
+    # The chart's pod webhook must select the pods the workloads label (k8s.meta) and refuse to
+    # create them while it is down: with the default Ignore a pod would start ungated.
+    values = stack_run(stack).named("cluster-software-aws-load-balancer-controller").inputs[
+        "values"
+    ]
+    assert values["objectSelector"] == {"matchLabels": {READINESS_GATE_LABEL: "enabled"}}
+    assert values["podMutatorWebhookConfig"] == {"failurePolicy": "Fail"}
 
 
 def test_autoscaler_may_resize_only_this_clusters_groups(stack_run):
@@ -233,6 +275,25 @@ def test_the_kubeconfig_text_is_identical_across_runs(stack_run, run_with):
     first = stack_run("prod").named("cluster-k8s").inputs["kubeconfig"]
     second = run_with("prod", {}).named("cluster-k8s").inputs["kubeconfig"]
     assert first == second
+
+
+def test_the_stacks_aws_profile_reaches_the_provider_and_the_token_command(run_with):
+    # An explicit provider ignores the aws: config namespace; without this, `pulumi up` under
+    # aws:profile would create the cluster with one identity and fetch tokens with another.
+    first = run_with("prod", {"aws:profile": "quintet-prod"})
+    assert first.named("aws").inputs["profile"] == "quintet-prod"
+    text = first.named("cluster-k8s").inputs["kubeconfig"]
+    args = json.loads(text)["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--profile") + 1] == "quintet-prod"
+    again = run_with("prod", {"aws:profile": "quintet-prod"}).named("cluster-k8s")
+    assert again.inputs["kubeconfig"] == text  # stable: the provider is not replaced
+
+
+def test_without_a_profile_the_token_command_names_none(stack_run):
+    run = stack_run("prod")
+    assert "profile" not in run.named("aws").inputs
+    config = json.loads(run.named("cluster-k8s").inputs["kubeconfig"])
+    assert "--profile" not in config["users"][0]["user"]["exec"]["args"]
 
 
 def test_kubeconfig_holds_no_volatile_fields():
@@ -285,9 +346,15 @@ def test_graviton_pool_gets_the_arm_ami(run_with):
             "quintet:workersPoolMax (3)",
         ),
         (
-            {"quintet:kubernetesVersion": "1.34"},
-            "quintet:addonKubeProxyVersion: 'v1.33.0-eksbuild.2' is not allowed; its minor must "
-            "match quintet:kubernetesVersion (1.34)",
+            {"quintet:kubernetesVersion": "1.34",
+             "quintet:addonKubeProxyVersion": "v1.35.3-eksbuild.13"},
+            "quintet:addonKubeProxyVersion: 'v1.35.3-eksbuild.13' is not allowed; its minor "
+            "must match quintet:kubernetesVersion (1.34)",
+        ),
+        (
+            {"quintet:kubernetesVersion": "1.37"},
+            'quintet:kubernetesVersion: "1.37" is not allowed; the kit\'s EKS table knows '
+            "1.33, 1.34, 1.35; add a row for 1.37",
         ),
         (
             {"quintet:clusterPublicAccessCidrs": ["10.0.0.1/8"]},

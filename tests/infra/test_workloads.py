@@ -13,6 +13,7 @@ from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
 from offline.mocks import ProgramRun, mask_secrets, run_program
 from offline.stack_files import read_stack_config
+from stacks.image import OFFLINE_IMAGE_TAG
 from stacks.settings import load_settings
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
@@ -76,10 +77,20 @@ def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     run = workloads_run(stack)
     (job,) = run.of_type(JOB)
     deployments = run.of_type(DEPLOYMENT)
-    assert len(deployments) == 5  # web, three queues, beat
+    assert len(deployments) == 6  # web, three queues, beat, flower
     for deployment in deployments:
         assert job.urn in deployment.dependencies, deployment.urn
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_web_pods_are_created_after_their_target_group_binding(stack: str) -> None:
+    # The controller's webhook gates only pods created while a binding selects them: a web pod
+    # created first would join the ALB ungated, and its rollout could leave no healthy target.
+    run = workloads_run(stack)
+    (binding,) = run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    web = next(d for d in run.of_type(DEPLOYMENT) if d.inputs["metadata"]["name"] == "web")
+    assert binding.urn in web.dependencies
 
 
 def test_job_depends_on_its_config_and_secrets() -> None:
@@ -134,15 +145,19 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    assert len(kube) == 32  # 5 Deployments, a Job, 7 ConfigMaps, 3 Secrets, 16 others
+    # 6 Deployments (Flower too), a Job, 10 ConfigMaps (2 dashboards), 3 Secrets, 23 others
+    # (3 PodMonitors and a PrometheusRule among them).
+    assert len(kube) == 43
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")
     controller = run.named("cluster-software-aws-load-balancer-controller")
     assert keda.urn in namespace.dependencies and controller.urn in namespace.dependencies
+    # The PodMonitor and PrometheusRule CRDs come with kube-prometheus-stack.
+    assert run.named("cluster-software-kube-prometheus-stack").urn in namespace.dependencies
     web = run.named("workloads-deployment-web")
     app = web.inputs["spec"]["template"]["spec"]["containers"][0]
-    assert app["image"].endswith(".amazonaws.com/quintet-prod:latest"), app["image"]
+    assert app["image"].endswith(f".amazonaws.com/quintet-prod:{OFFLINE_IMAGE_TAG}"), app["image"]
     assert run.named("workloads-job-migrate").urn in web.dependencies
     binding = run.named("workloads-targetgroupbinding-web")
     (target_group,) = run.of_type("aws:lb/targetGroup:TargetGroup")

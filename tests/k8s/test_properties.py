@@ -3,23 +3,27 @@ placement on the right pools; who owns replica counts; drains; the connection bu
 
 from __future__ import annotations
 
+import ssl
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
-from k8s.pgbouncer import pool_size_of
+from k8s import pgbouncer
+from k8s.meta import READINESS_GATE_LABEL
+from k8s.pgbouncer import CA_BUNDLE_PATH, pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
+from k8s.workers import WORKER_HEALTH_COMMAND
+from offline.stack_files import read_stack_config
 from stacks.connections import connection_budget_for
-from tests.k8s.conftest import SHIPPED_STACKS, named, of_kind, pod_spec
+from tests.k8s.conftest import SHIPPED_STACKS, groups_of, named, of_kind, pod_spec
 
 WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
-# Probes each container must have, where it differs from all three: beat takes no traffic, so
-# no readiness (its liveness reads the heartbeat its scheduler keeps); the migrations Job runs to
+# Probes each container must have, where it differs from all three: the migrations Job runs to
 # completion and is watched by the Job controller and Pulumi's await, not by probes.
 ALL_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 PROBES_WANTED = {
-    ("Deployment", "beat", "beat"): ("startupProbe", "livenessProbe"),
     ("Job", "migrate", "migrate"): (),
 }
 
@@ -27,6 +31,11 @@ PROBES_WANTED = {
 def workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Deployments and Jobs."""
     return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+
+
+def database_workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workloads that use Postgres (Flower reads only the broker: no PgBouncer)."""
+    return [o for o in workloads(objects) if o["metadata"]["name"] != "flower"]
 
 
 def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,12 +105,53 @@ def test_every_long_running_container_has_probes(stack, stack_objects) -> None:
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_beat_readiness_reads_the_heartbeat_like_its_liveness(stack, stack_objects) -> None:
+    # A readiness probe that always passed would satisfy a scanner and mean nothing: beat is
+    # Ready only while its scheduler's heartbeat is fresh, the same check liveness makes.
+    _, objects = stack_objects(stack)
+    beat = pod_spec(named(objects, "Deployment", "beat"))["containers"][0]
+    assert beat["readinessProbe"]["exec"] == beat["livenessProbe"]["exec"]
+    assert beat["readinessProbe"]["exec"]["command"] == list(WORKER_HEALTH_COMMAND)
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pod_behind_a_target_group_binding_gets_the_readiness_gate(stack, stack_objects):
+    # The controller injects the gate into a pod when its namespace carries the label and (with
+    # the chart's object selector, components.cluster_software) the pod does too, and a
+    # TargetGroupBinding's Service selects it.
+    _, objects = stack_objects(stack)
+    namespaces = {n["metadata"]["name"]: n for n in of_kind(objects, "Namespace")}
+    gated = []
+    for binding in of_kind(objects, "TargetGroupBinding"):
+        assert binding["spec"]["targetType"] == "ip"  # gates exist for ip targets only
+        service = named(objects, "Service", binding["spec"]["serviceRef"]["name"])
+        for obj in workloads(objects):
+            pod_labels = obj["spec"]["template"]["metadata"]["labels"]
+            if obj["metadata"]["namespace"] != binding["metadata"]["namespace"]:
+                continue
+            if not _selects(service["spec"]["selector"], pod_labels):
+                continue
+            where = f"{obj['kind']}/{obj['metadata']['name']}"
+            namespace = namespaces[obj["metadata"]["namespace"]]
+            assert namespace["metadata"]["labels"].get(READINESS_GATE_LABEL) == "enabled", where
+            assert pod_labels.get(READINESS_GATE_LABEL) == "enabled", where
+            gated.append(where)
+    assert gated == ["Deployment/web"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_web_probes_use_the_app_paths(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     app = pod_spec(named(objects, "Deployment", "web"))["containers"][0]
-    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    # Readiness and startup: this pod can serve (never the deep /healthz report, which fails
+    # with any shared dependency and would take every pod out at once).
+    assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert app["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert app["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert app["startupProbe"]["httpGet"]["path"] == "/livez"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -112,7 +162,7 @@ def test_workers_run_on_the_worker_pool_and_web_never_does(stack, stack_objects)
     assert not tolerates_worker_taint(web)
     celery = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "web"]
     assert {d["metadata"]["name"] for d in celery} == {
-        "worker-default", "worker-priority", "worker-low", "beat"
+        "worker-default", "worker-priority", "worker-low", "beat", "flower"
     }
     for deployment in celery:
         pod = pod_spec(deployment)
@@ -177,16 +227,79 @@ def test_termination_grace_covers_the_shutdown(stack, stack_objects) -> None:
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
-    for obj in workloads(objects):
+    for obj in database_workloads(objects):
         sidecars = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
         assert len(sidecars) == 1 and sidecars[0]["restartPolicy"] == "Always"
         group = obj["metadata"]["name"]
         ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
         lines = {line.replace(" ", "") for line in ini.splitlines()}
         for expected in ("pool_mode=transaction", "listen_addr=127.0.0.1", "listen_port=6432",
-                         "server_tls_sslmode=require",
+                         "server_tls_sslmode=verify-full",
                          "ignore_startup_parameters=extra_float_digits"):
             assert expected in lines, f"{group}: {expected}"
+
+
+def _ini_value(ini: str, key: str) -> str:
+    for line in ini.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == key:
+            return value.strip()
+    raise AssertionError(f"pgbouncer.ini has no {key}")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_objects) -> None:
+    # verify-full checks the chain and the endpoint's name; it needs the CA file where the ini
+    # says, from a volume of the ConfigMap that holds the repository's bundle.
+    _, objects = stack_objects(stack)
+    region = read_stack_config(stack).values["aws:region"]
+    for obj in database_workloads(objects):
+        group = obj["metadata"]["name"]
+        ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
+        assert _ini_value(ini, "server_tls_sslmode") == "verify-full", group
+        ca_file = PurePosixPath(_ini_value(ini, "server_tls_ca_file"))
+        (sidecar,) = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
+        (mount,) = [m for m in sidecar["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+        (volume,) = [v for v in pod_spec(obj)["volumes"] if v["name"] == mount["name"]]
+        bundle = named(objects, "ConfigMap", volume["configMap"]["name"])["data"][ca_file.name]
+        assert bundle == CA_BUNDLE_PATH.read_text(), group
+    roots = {
+        dict(part[0] for part in cert["subject"])["commonName"]
+        for cert in ssl.create_default_context(cadata=bundle).get_ca_certs()
+    }
+    # RDS's default CA for new instances is rds-ca-rsa2048-g1; its root for the region is there.
+    assert f"Amazon RDS {region} Root CA RSA2048 G1" in roots
+
+
+def test_a_new_bundle_rolls_every_pod_that_mounts_it(tmp_path, monkeypatch) -> None:
+    # PgBouncer reads the CA file at start: pods must restart to trust a replaced bundle.
+    def hashes() -> dict[str, str]:
+        return {
+            o["metadata"]["name"]: o["spec"]["template"]["metadata"]["annotations"][
+                "quintet.io/config-hash"
+            ]
+            for group in groups_of("dev").values()
+            for o in group
+            # Flower has no PgBouncer and mounts no bundle.
+            if o["kind"] in ("Deployment", "Job") and o["metadata"]["name"] != "flower"
+        }
+
+    before = hashes()
+    end = "-----END CERTIFICATE-----\n"
+    smaller = tmp_path / "bundle.pem"
+    smaller.write_text(CA_BUNDLE_PATH.read_text().split(end)[0] + end)
+    monkeypatch.setattr(pgbouncer, "CA_BUNDLE_PATH", smaller)
+    after = hashes()
+    assert before.keys() == after.keys()
+    assert all(before[name] != after[name] for name in before)
+
+
+def test_a_bundle_file_without_certificates_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    empty = tmp_path / "bundle.pem"
+    empty.write_text("not a certificate\n")
+    monkeypatch.setattr(pgbouncer, "CA_BUNDLE_PATH", empty)
+    with pytest.raises(ValueError, match="holds no PEM certificate; put AWS's RDS bundle there"):
+        pgbouncer.ca_bundle()
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -197,7 +310,7 @@ def test_pgbouncer_pools_at_maximum_scale_fit_max_connections(stack, stack_objec
     settings, objects = stack_objects(stack)
     maxima = {name: high for name, (_, high) in scaler_targets(objects).items()}
     total = 0
-    for obj in workloads(objects):
+    for obj in database_workloads(objects):
         name = obj["metadata"]["name"]
         pods = maxima.get(name, obj["spec"].get("replicas", obj["spec"].get("parallelism", 1)))
         ini = named(objects, "ConfigMap", f"pgbouncer-{name}")["data"]["pgbouncer.ini"]
@@ -219,7 +332,13 @@ def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, st
     assert len(sources) == settings.network.az_count
     assert all(cidr.startswith(settings.network.cidr.rsplit(".", 2)[0]) for cidr in sources)
     admitting = [p for p in policies.values() if "ingress" in p]
-    assert admitting == [policies["web-ingress"]]  # workers, beat and the Job admit nothing
+    # Workers, beat, Flower and the Job admit nothing but Prometheus on the metrics port.
+    assert admitting == [policies["web-ingress"], policies["metrics-ingress"]]
+    scrape = policies["metrics-ingress"]
+    assert scrape["podSelector"] == {} and scrape["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"protocol": "TCP", "port": 9400}]}]
     egress_ports = {
         port["port"] for rule in policies["app-egress"]["egress"] for port in rule["ports"]
     }
