@@ -1,7 +1,7 @@
 """``make lock``: hash-locked requirement sets from the human-edited requirement files (pip-tools).
 
-The inputs stay what people edit (top-level packages, pinned): ``requirements/dev.txt``,
-``requirements/kit.txt``, ``policies/requirements.txt`` and ``app_image/requirements.txt``. Each
+The inputs stay what people edit (top-level packages, pinned): ``requirements/dev.in``,
+``requirements/kit.in``, ``policies/requirements.in`` and ``app_image/requirements.in``. Each
 set gets a lock with every package of its whole tree pinned and hashed, which
 ``pip install --require-hashes`` installs exactly:
 
@@ -10,16 +10,24 @@ set gets a lock with every package of its whole tree pinned and hashed, which
 - ``requirements/kit.lock``: the Pulumi program and the policy pack (the deploy job);
 - ``app_image/requirements.lock``: the app image.
 
-The kit and app sets are resolved with the dev lock as constraints, so a package has the same
-version wherever it is installed. pip-compile's own header (the command, which Renovate reads to
-refresh a lock) stays as it writes it. ``--check`` (run by the tests) fails when a lock no longer
-matches its inputs: a pinned input missing or at another version, a locked top-level package no
-input asks for any more, a lock without hashes, or two locks disagreeing on a version.
+The image's set is resolved first, the kit's with the image lock as constraints, and the dev set
+with both, so a package has the same version wherever it is installed and the tests run on the
+image's versions. That order also lets Renovate's pip-compile manager regenerate a set and then
+the dev lock after it (it reads the command from pip-compile's header; its sources must end in
+``.in``, and it refuses options it does not know, so the header holds only options it accepts
+and this machine's pip configuration, local wheel folders included, is kept out of the
+resolution). pip-compile keeps every version already locked unless its input moved, so a
+re-lock is incremental; ``--upgrade`` moves everything to the newest allowed.
+
+``--check`` (run by the tests and the pull-request workflow) fails when a lock no longer matches
+its inputs: a pinned input missing or at another version, a locked top-level package no input
+asks for any more, a lock without hashes, or two locks disagreeing on a version.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -30,16 +38,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;\\]+)", re.MULTILINE)
 VIA_INPUT = re.compile(r"^([A-Za-z0-9_.\-]+)==\S+[^\n]*\n(?:\s+--hash=\S+[^\n]*\n)*"
                        r"((?:\s+#[^\n]*\n)+)", re.MULTILINE)
+# pip installs the lock: removing it from the venv would leave the venv unable to install.
+KEEP = frozenset({"pip"})
 
 
 @dataclass(frozen=True)
 class LockSet:
-    """One dependency set: its input files, its lock, and the lock it is constrained by."""
+    """One dependency set: its input files, its lock, and the locks it is constrained by."""
 
     name: str
     inputs: tuple[str, ...]
     output: str
-    constraint: str | None = None
+    constraints: tuple[str, ...] = ()
 
     def input_paths(self, root: Path) -> list[Path]:
         """Every input file, including those its ``-r`` lines pull in."""
@@ -56,13 +66,14 @@ class LockSet:
         return seen
 
 
+# In resolution order: each set is constrained by the locks written before it.
 SETS = (
-    LockSet("dev", ("requirements/dev.txt", "app_image/requirements.txt"),
-            "requirements/dev.lock"),
-    LockSet("kit", ("requirements/kit.txt", "policies/requirements.txt"),
-            "requirements/kit.lock", constraint="requirements/dev.lock"),
-    LockSet("app", ("app_image/requirements.txt",), "app_image/requirements.lock",
-            constraint="requirements/dev.lock"),
+    LockSet("app", ("app_image/requirements.in",), "app_image/requirements.lock"),
+    LockSet("kit", ("requirements/kit.in", "policies/requirements.in"),
+            "requirements/kit.lock", constraints=("app_image/requirements.lock",)),
+    LockSet("dev", ("requirements/dev.in", "app_image/requirements.in"),
+            "requirements/dev.lock",
+            constraints=("app_image/requirements.lock", "requirements/kit.lock")),
 )
 
 
@@ -116,40 +127,72 @@ def stale_reasons(root: Path = ROOT) -> list[str]:
             if direct and not needed and _normal(name) not in wanted:
                 problems.append(f"{lock.output} is stale: it still locks {_normal(name)}, "
                                 "which no input asks for: run `make lock`")
-    for name, version in locks.get("requirements/dev.lock", {}).items():
-        for other, pinned in locks.items():
-            if other != "requirements/dev.lock" and name in pinned and pinned[name] != version:
-                problems.append(f"{other} locks {name}=={pinned[name]} but requirements/dev.lock "
-                                f"has {version}: run `make lock`")
+    names = list(locks)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            for name, version in locks[first].items():
+                other = locks[second].get(name)
+                if other is not None and other != version:
+                    problems.append(f"{second} locks {name}=={other} but {first} has "
+                                    f"{version}: run `make lock`")
     return problems
 
 
-def compile_set(lock: LockSet, root: Path = ROOT) -> None:
+def extraneous(lock_text: str) -> list[str]:
+    """Distributions of the running interpreter's environment that the lock does not name."""
+    import importlib.metadata
+
+    locked = set(locked_versions(lock_text)) | KEEP
+    installed = {_normal(d.metadata["Name"]) for d in importlib.metadata.distributions()}
+    return sorted(installed - locked)
+
+
+def compile_env() -> dict[str, str]:
+    """pip-compile's environment: the index alone (PyPI or PIP_INDEX_URL), no pip config files.
+
+    This machine's pip config adds local wheel folders; resolved with them, the header would need
+    --no-emit-find-links, which Renovate's pip-compile manager refuses.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def compile_set(lock: LockSet, root: Path = ROOT, upgrade: bool = False) -> None:
     """Run pip-compile for one set (keeping the versions already locked unless inputs moved)."""
     command = [
         sys.executable, "-m", "piptools", "compile", "--quiet", "--generate-hashes",
-        "--allow-unsafe", "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
-        "--no-emit-trusted-host", "--output-file", lock.output,
+        "--allow-unsafe", "--strip-extras", "--no-emit-index-url", "--output-file", lock.output,
     ]
-    if lock.constraint:
-        command += ["--constraint", lock.constraint]
+    command += [f"--constraint={c}" for c in lock.constraints]
+    if upgrade:
+        command.append("--upgrade")
     command += list(lock.inputs)
-    subprocess.run(command, cwd=root, check=True)
+    subprocess.run(command, cwd=root, check=True, env=compile_env())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``--check`` reports stale locks (exit 1); otherwise every lock is regenerated."""
+    """Regenerate every lock; or ``--check`` them (exit 1 when stale); or list ``--extraneous``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="move every package to the newest version its input allows")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project (a test's copy)")
+    parser.add_argument("--extraneous", type=Path, metavar="LOCK",
+                        help="print what this interpreter has installed that LOCK does not name")
     args = parser.parse_args(argv)
+    if args.extraneous:
+        print(" ".join(extraneous(args.extraneous.read_text())))
+        return 0
     if args.check:
-        problems = stale_reasons()
+        problems = stale_reasons(args.root)
         for line in problems:
             print(f"quintet: {line}", file=sys.stderr)
         return 1 if problems else 0
     for lock in SETS:
         print(f"locking {lock.name}: {lock.output}")
-        compile_set(lock)
+        compile_set(lock, args.root, upgrade=args.upgrade)
     return 0
 
 
