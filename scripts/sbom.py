@@ -1,7 +1,8 @@
 """``make sbom``: a CycloneDX SBOM of the app image's Python set, and the licence list of it.
 
-It installs the app image's lock exactly as the image build does (``--require-hashes --no-deps
---only-binary=:all:``) into a throwaway venv, then describes that venv: cyclonedx-py
+It installs the app image's lock exactly as the image build does (a venv without pip of its own,
+filled by ``pip --python <venv> install --require-hashes --only-binary=:all:``) into a throwaway
+venv, so the venv holds the lock and nothing else, then describes that venv: cyclonedx-py
 (cyclonedx-bom) writes ``build/sbom/app-image.cdx.json``, and the licence of every installed
 distribution (its License-Expression, License or classifiers) goes to
 ``build/sbom/licenses.md``. The deploy workflow runs the same script and keeps both beside the
@@ -42,11 +43,12 @@ print(json.dumps(sorted(set(rows), key=lambda r: r[0].lower())))
 
 def install_lock(lock: Path, target: Path) -> Path:
     """A venv holding exactly ``lock``, installed with hash checking; returns its python."""
-    venv.EnvBuilder(with_pip=True).create(target)
+    venv.EnvBuilder(with_pip=False).create(target)
     python = target / "bin" / "python"
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--require-hashes", "--no-deps", "--only-binary=:all:", "-r", str(lock)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+         "--disable-pip-version-check", "--require-hashes", "--only-binary=:all:",
+         "-r", str(lock)],
         capture_output=True, text=True, check=False)
     if done.returncode != 0:  # pip's own message (a hash mismatch names the package)
         raise SystemExit(f"quintet: installing {lock.name} failed:\n{done.stderr.strip()}")
@@ -54,10 +56,10 @@ def install_lock(lock: Path, target: Path) -> Path:
 
 
 def licenses(python: Path) -> list[tuple[str, str, str]]:
-    """(name, version, licence) of every distribution in the venv of ``python``, pip aside."""
+    """(name, version, licence) of every distribution in the venv of ``python``."""
     out = subprocess.run([str(python), "-c", LICENSES], capture_output=True, text=True,
                          check=True).stdout
-    return [tuple(r) for r in json.loads(out) if r[0].lower() not in ("pip", "setuptools")]
+    return [tuple(r) for r in json.loads(out)]
 
 
 def write_sbom(python: Path, out: Path) -> Path:
