@@ -20,3 +20,6 @@ DATABASES["default"] |= {
 DATABASES = {"default": DATABASES["default"]}
 REPLICA_DATABASES: list[str] = []
 CACHES["default"]["OPTIONS"] = {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": True}
+# Its own keys in the shared cache Redis: quintet's entries carry a generation stamp the peer's
+# get_or_set would hand to the template as the feed (and each side must warm its own cache).
+CACHES["default"]["KEY_PREFIX"] = "peer"
