@@ -13,7 +13,9 @@ usage: entrypoint.sh <process type>
   web              uvicorn (ASGI) serving the app on $HOST:$PORT with $WEB_CONCURRENCY workers
   worker <queues>  Celery worker consuming the comma-separated queues
   beat             Celery beat (run exactly one)
-  migrate          apply database migrations to the primary
+  relay            the outbox relay: publishes committed task messages to the broker
+  bootstrap        create or update the database roles (app, migrations, read-only) as master
+  migrate          apply database migrations to the primary (as the migrations role)
   check            Django's deployment checks (manage.py check --deploy)
 USAGE
 }
@@ -46,8 +48,21 @@ case "${1:-}" in
     exec "$PYTHON" -m celery -A config.celery_app beat --loglevel "${LOG_LEVEL:-INFO}" \
       --scheduler config.beat_scheduler:HeartbeatDatabaseScheduler --pidfile=
     ;;
+  relay)
+    preflight
+    # Publishes the transactional outbox (core/relay.py). Batches are claimed with
+    # FOR UPDATE SKIP LOCKED, so a second replica is safe; one is enough.
+    exec "$PYTHON" manage.py outbox_relay
+    ;;
+  bootstrap)
+    preflight
+    # The only process that gets DATABASE_MASTER_URL (core/db_roles.py).
+    exec "$PYTHON" manage.py db_bootstrap
+    ;;
   migrate)
     preflight
+    # Migrations log in as the role that owns the schema; the app role may not change it.
+    if [[ -n "${DATABASE_MIGRATE_URL:-}" ]]; then export DATABASE_URL="$DATABASE_MIGRATE_URL"; fi
     exec "$PYTHON" manage.py migrate --noinput --database default
     ;;
   check)

@@ -12,6 +12,9 @@ WORKER_TAINT = {"key": POOL_LABEL, "operator": "Equal", "value": "workers", "eff
 ENV_CONFIGMAP = "app-env"
 ENV_SECRET = "app-env"
 PGBOUNCER_AUTH_SECRET = "pgbouncer-auth"
+PGBOUNCER_MIGRATE_AUTH_SECRET = "pgbouncer-auth-migrate"
+MIGRATE_SECRET = "migrate-env"
+BOOTSTRAP_SECRET = "bootstrap-env"
 BROKER_AUTH_SECRET = "broker-auth"
 BROKER_TRIGGER_AUTH = "broker-auth"
 

@@ -7,6 +7,7 @@ processes as follows:
     ALB                      -> nginx :base+1    load-balances, no cache (the origin)
     EKS web pool             -> web-1..N         `entrypoint.sh web`, one uvicorn each
     worker pools, beat       -> worker-*, beat   `entrypoint.sh worker <queue>`, `beat`
+    outbox relay             -> relay            `entrypoint.sh relay`
     RDS, ElastiCache         -> primary, replica, pgbouncer, cache, broker (local/dataservices)
     third-party APIs         -> stub             local/stub_upstream
 
@@ -160,6 +161,7 @@ class Topology:
                   for i in range(1, self.web_processes + 1)]
         procs += [Process(f"worker-{q}", 4, None, f"Celery {q} pool") for q in WORKER_QUEUES]
         procs.append(Process("beat", 4, None, "Celery beat"))
+        procs.append(Process("relay", 4, None, "outbox relay"))
         procs.append(Process("nginx", 5, self.edge_port, f"edge + ALB (:{self.alb_port})"))
         return procs
 

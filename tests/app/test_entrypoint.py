@@ -24,7 +24,7 @@ from tests.app.conftest import (
 )
 
 pytestmark = pytest.mark.services
-PROCESS_TYPES = ["web", "worker", "beat", "migrate", "check"]
+PROCESS_TYPES = ["web", "worker", "beat", "relay", "bootstrap", "migrate", "check"]
 
 
 def test_entrypoint_names_exactly_the_process_types() -> None:

@@ -24,11 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis
 
-from local.dataservices import DataServices
+from local.dataservices import DataServices, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app_image"
@@ -36,6 +37,9 @@ ENTRYPOINT = APP_DIR / "entrypoint.sh"
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "test-only-" + "c3l" * 20
 QUEUES = ("priority", "default", "low")
+UNACKED_KEYS = tuple(f"{key}{family}" for key in ("unacked", "unacked_index", "unacked_mutex")
+                     for family in ("", *(f":{q}" for q in QUEUES)))
+"""kombu's unacked stores: each queue family has its own (config/settings/celery.py)."""
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
@@ -119,8 +123,11 @@ class Stack:
         tmp_dir = Path(tempfile.mkdtemp(prefix=f"w-{queues}-", dir=self.work_dir))
         log_path = tmp_dir / "worker.log"
         with open(log_path, "wb") as log:
+            # Its pool's PgBouncer database, with the queue's statement_timeout (as in make up).
+            database = self.services.worker_database_url(queues.split(",")[0])
             process = subprocess.Popen(
-                [str(ENTRYPOINT), "worker", queues], env={**self.env, "TMPDIR": str(tmp_dir)},
+                [str(ENTRYPOINT), "worker", queues],
+                env={**self.env, "TMPDIR": str(tmp_dir), "DATABASE_URL": database},
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         self.started.append(process)
@@ -135,6 +142,47 @@ class Stack:
 
         wait_for(ready, 30, f"worker {queues} to connect")
         return worker
+
+    def start_relay(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start `entrypoint.sh relay` (the outbox relay) and wait for its first loop."""
+        tmp = tmp_dir or Path(tempfile.mkdtemp(prefix="relay-", dir=self.work_dir))
+        log = open(self.work_dir / "relay.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen([str(ENTRYPOINT), "relay"], env={**self.env, "TMPDIR": str(tmp)},
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        log.close()
+        self.started.append(process)
+
+        def looping() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"relay exited {process.returncode}")
+            return (tmp / "quintet-worker-heartbeat").exists()
+
+        wait_for(looping, 30, "the relay's first loop")
+        return process
+
+    def start_web(self) -> str:
+        """Start `entrypoint.sh web` on a free port; return its URL once /livez answers."""
+        port = free_port()
+        log = open(self.work_dir / f"web-{port}.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [str(ENTRYPOINT), "web"], stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"},
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.started.append(process)
+        url = f"http://127.0.0.1:{port}"
+
+        def live() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"web exited {process.returncode}")
+            try:
+                return httpx.get(f"{url}/livez", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(live, 30, "the web process to answer /livez", 0.1)
+        return url
 
     def start_beat(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
         """Start `entrypoint.sh beat` (with its heartbeat under ``tmp_dir`` when given)."""
@@ -156,9 +204,9 @@ class Stack:
         with_group_killed(process)
 
     def purge(self) -> None:
-        """Empty the three queues and the unacked store (between tests)."""
+        """Empty the three queues and the unacked stores (between tests)."""
         client = self.broker()
-        client.delete(*QUEUES, "unacked", "unacked_index", "unacked_mutex")
+        client.delete(*QUEUES, *UNACKED_KEYS)
 
 
 def with_group_killed(process: subprocess.Popen[bytes]) -> None:
@@ -191,9 +239,13 @@ def stack() -> Iterator[Stack]:
     stack = Stack(services, env, work_dir)
     try:
         services.start()
-        migrate = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True,
-                                 text=True, timeout=120, check=False)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        admin = {**env, "DATABASE_MASTER_URL": services.master_url,
+                 "DATABASE_MIGRATE_URL": services.migrate_url}
+        for step in ("bootstrap", "migrate"):  # the roles, then the schema as its owner
+            done = subprocess.run([str(ENTRYPOINT), step], env=admin, capture_output=True,
+                                  text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stderr[-3000:]
+        stack.start_relay()  # every test's tasks are published through the outbox
         yield stack
     finally:
         for process in stack.started:

@@ -11,7 +11,7 @@ import pytest
 
 from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
-from offline.mocks import ProgramRun, mask_secrets, run_program
+from offline.mocks import ProgramRun, mask_secrets, run_program, unwrap_secrets
 from offline.stack_files import read_stack_config
 from stacks.settings import load_settings
 from stacks.workloads import render_runtime, render_secrets, workload_spec
@@ -20,6 +20,8 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 SECRET = "kubernetes:core/v1:Secret"
 PASSWORD = "db-password-never-plain"
+MASTER_PASSWORD = "master-password-bootstrap-only"
+MIGRATE_PASSWORD = "migrate-password-jobs-only"
 
 
 @functools.cache
@@ -46,6 +48,9 @@ def workloads_run(stack: str) -> ProgramRun:
                 cache_auth_token=pulumi.Output.secret("cache-token"),
                 broker_auth_token=pulumi.Output.secret("broker-token"),
                 django_secret_key=pulumi.Output.secret("k" * 60),
+                database_migrate_password=pulumi.Output.secret(MIGRATE_PASSWORD),
+                database_readonly_password=pulumi.Output.secret("readonly-password"),
+                database_master_password=pulumi.Output.secret(MASTER_PASSWORD),
             ),
         )
 
@@ -74,9 +79,9 @@ def test_every_builder_object_is_a_resource_on_the_provider(stack: str) -> None:
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     run = workloads_run(stack)
-    (job,) = run.of_type(JOB)
+    job = run.named("workloads-job-migrate")
     deployments = run.of_type(DEPLOYMENT)
-    assert len(deployments) == 5  # web, three queues, beat
+    assert len(deployments) == 6  # web, three queues, beat, the outbox relay
     for deployment in deployments:
         assert job.urn in deployment.dependencies, deployment.urn
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
@@ -84,7 +89,7 @@ def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
 
 def test_job_depends_on_its_config_and_secrets() -> None:
     run = workloads_run("dev")
-    (job,) = run.of_type(JOB)
+    job = run.named("workloads-job-migrate")
     needed = [r.urn for r in run.of_type(SECRET)] + [
         r.urn for r in run.of_type("kubernetes:core/v1:ConfigMap")
     ]
@@ -109,7 +114,7 @@ def test_bodies_reach_the_engine_with_runtime_values_and_camel_case_keys() -> No
 def test_secrets_are_secret_and_nothing_else_is() -> None:
     run = workloads_run("prod")
     secrets = run.of_type(SECRET)
-    assert len(secrets) == 3
+    assert len(secrets) == 6
     for secret in secrets:
         assert mask_secrets(secret.inputs)["stringData"] == "[secret]", secret.urn
     for r in run.resources:
@@ -118,13 +123,47 @@ def test_secrets_are_secret_and_nothing_else_is() -> None:
             assert "[secret]" not in repr(mask_secrets(r.inputs)), r.urn
 
 
+def _secret_data(run: ProgramRun, name: str) -> dict[str, str]:
+    return unwrap_secrets(run.named(f"workloads-secret-{name}").inputs)["stringData"]
+
+
+def test_the_apps_secret_carries_the_app_role_and_only_the_bootstrap_gets_the_master() -> None:
+    run = workloads_run("prod")
+    app = _secret_data(run, "app-env")
+    assert app["DATABASE_URL"].startswith(f"postgres://app:{PASSWORD}@127.0.0.1:6432/")
+    assert all(u.startswith("postgres://app_readonly:")
+               for u in app["DATABASE_REPLICA_URLS"].split(","))
+    holders = {r.name for r in run.of_type(SECRET)
+               if MASTER_PASSWORD in repr(unwrap_secrets(r.inputs))}
+    assert holders == {"workloads-secret-bootstrap-env"}
+    migrate_holders = {r.name for r in run.of_type(SECRET)
+                       if MIGRATE_PASSWORD in repr(unwrap_secrets(r.inputs))}
+    assert migrate_holders == {"workloads-secret-bootstrap-env", "workloads-secret-migrate-env",
+                               "workloads-secret-pgbouncer-auth-migrate"}
+    # Which pods mount which Secret: the master only in the bootstrap Job.
+    for r in run.of_type(DEPLOYMENT) + run.of_type(JOB):
+        pod = r.inputs["spec"]["template"]["spec"]
+        refs = {e["secretRef"]["name"] for c in pod["containers"] for e in c["envFrom"]
+                if "secretRef" in e}
+        wanted = {"workloads-job-db-bootstrap": {"app-env", "bootstrap-env"},
+                  "workloads-job-migrate": {"app-env", "migrate-env"}}.get(r.name, {"app-env"})
+        assert refs == wanted, r.name
+
+
+def test_the_bootstrap_job_runs_before_the_migrations() -> None:
+    run = workloads_run("dev")
+    bootstrap, migrate = run.named("workloads-job-db-bootstrap"), run.named("workloads-job-migrate")
+    assert bootstrap.urn in migrate.dependencies
+    assert bootstrap.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["bootstrap"]
+
+
 def test_wrong_replica_host_count_is_refused() -> None:
     config = read_stack_config("prod")
     spec = workload_spec(load_settings(config.values, config.secret_keys), "prod")
 
     def program() -> None:
         Workloads("w", WorkloadsArgs(spec, kubernetes.Provider("k8s"), "img", "db", ["only-one"],
-                                     "c", "b", "arn", "p", "t", "t", "k"))
+                                     "c", "b", "arn", "p", "t", "t", "k", "m", "r", "x"))
 
     with pytest.raises(Exception, match="1 replica hosts for 2 replicas"):
         run_program(program, stack="prod", config=config.values, secret_keys=[])
@@ -134,7 +173,8 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    assert len(kube) == 32  # 5 Deployments, a Job, 7 ConfigMaps, 3 Secrets, 16 others
+    # 6 Deployments, 2 Jobs, 8 ConfigMaps, 6 Secrets, 17 others (the relay's ServiceAccount)
+    assert len(kube) == 39
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")

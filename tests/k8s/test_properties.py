@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from k8s.migrate import BOOTSTRAP_JOB_NAME
 from k8s.pgbouncer import pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
@@ -14,13 +15,15 @@ from stacks.connections import connection_budget_for
 from tests.k8s.conftest import SHIPPED_STACKS, named, of_kind, pod_spec
 
 WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
-# Probes each container must have, where it differs from all three: beat takes no traffic, so
-# no readiness (its liveness reads the heartbeat its scheduler keeps); the migrations Job runs to
-# completion and is watched by the Job controller and Pulumi's await, not by probes.
+# Probes each container must have, where it differs from all three: beat and the outbox relay
+# take no traffic, so no readiness (their liveness reads the heartbeat each keeps); the Jobs
+# run to completion and are watched by the Job controller and Pulumi's await, not by probes.
 ALL_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 PROBES_WANTED = {
     ("Deployment", "beat", "beat"): ("startupProbe", "livenessProbe"),
+    ("Deployment", "relay", "relay"): ("startupProbe", "livenessProbe"),
     ("Job", "migrate", "migrate"): (),
+    ("Job", "db-bootstrap", "db-bootstrap"): (),
 }
 
 
@@ -112,7 +115,7 @@ def test_workers_run_on_the_worker_pool_and_web_never_does(stack, stack_objects)
     assert not tolerates_worker_taint(web)
     celery = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "web"]
     assert {d["metadata"]["name"] for d in celery} == {
-        "worker-default", "worker-priority", "worker-low", "beat"
+        "worker-default", "worker-priority", "worker-low", "beat", "relay"
     }
     for deployment in celery:
         pod = pod_spec(deployment)
@@ -139,6 +142,16 @@ def test_beat_is_one_replica_recreated_and_never_scaled(stack, stack_objects) ->
     assert beat["spec"]["strategy"] == {"type": "Recreate"}
     assert "beat" not in scaler_targets(objects)
     assert pod_spec(beat)["containers"][0]["args"] == ["beat"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_outbox_relay_is_one_replica_never_scaled(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    relay = named(objects, "Deployment", "relay")
+    assert relay["spec"]["replicas"] == 1  # SKIP LOCKED batches make an overlap safe, not useful
+    assert "relay" not in scaler_targets(objects)
+    assert pod_spec(relay)["containers"][0]["args"] == ["relay"]
+    assert pod_spec(relay)["serviceAccountName"] == "relay"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -178,6 +191,10 @@ def test_termination_grace_covers_the_shutdown(stack, stack_objects) -> None:
 def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     for obj in workloads(objects):
+        if obj["metadata"]["name"] == BOOTSTRAP_JOB_NAME:
+            # Straight to the primary: a PgBouncer would need the master in its userlist.
+            assert pod_spec(obj)["initContainers"] == []
+            continue
         sidecars = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
         assert len(sidecars) == 1 and sidecars[0]["restartPolicy"] == "Always"
         group = obj["metadata"]["name"]
@@ -199,6 +216,8 @@ def test_pgbouncer_pools_at_maximum_scale_fit_max_connections(stack, stack_objec
     total = 0
     for obj in workloads(objects):
         name = obj["metadata"]["name"]
+        if name == BOOTSTRAP_JOB_NAME:
+            continue  # one short connection before the rollout, inside the headroom
         pods = maxima.get(name, obj["spec"].get("replicas", obj["spec"].get("parallelism", 1)))
         ini = named(objects, "ConfigMap", f"pgbouncer-{name}")["data"]["pgbouncer.ini"]
         total += pods * pool_size_of(ini)
@@ -224,3 +243,18 @@ def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, st
         port["port"] for rule in policies["app-egress"]["egress"] for port in rule["ports"]
     }
     assert egress_ports == {53, 5432, 6379, 443}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_each_worker_pool_sets_its_queues_statement_timeout_and_web_keeps_the_roles(
+    stack, stack_objects
+) -> None:
+    settings, objects = stack_objects(stack)
+    for queue, spec in settings.workloads.queues.items():
+        ini = named(objects, "ConfigMap", f"pgbouncer-worker-{queue}")["data"]["pgbouncer.ini"]
+        wanted = f"connect_query='SET statement_timeout = {spec.hard_time_limit_seconds * 1000}'"
+        entries = [line for line in ini.splitlines() if " = host=" in line]
+        assert entries and all(line.endswith(wanted) for line in entries), (queue, entries)
+    for group in ("web", "beat", "relay", "migrate"):
+        ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
+        assert "connect_query" not in ini, group  # the role's own (web) or none (migrations)
