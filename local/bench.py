@@ -271,6 +271,30 @@ def queue_age(topology: Topology) -> dict[str, Any]:
             "all_ms": samples}
 
 
+def outbox_lag(topology: Topology, signups: int = 20) -> dict[str, Any]:
+    """The relay's lag (age of the oldest unsent outbox row), sampled through a burst of
+    sign-ups until every message is published."""
+    sql = ("SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0), count(*) "
+           "FROM core_outboxmessage WHERE sent_at IS NULL")
+    peak, samples = 0.0, []
+    with psycopg.connect(topology.dataservices().direct_primary_url, autocommit=True) as conn:
+        for i in range(signups):
+            name = f"lag{uuid.uuid4().hex[:10]}"
+            httpx.post(f"{topology.origin_url}/api/accounts/signup/", timeout=10, json={
+                "username": name, "email": f"{name}@example.com", "password": f"pw-{name}-{i}"})
+            lag = float(conn.execute(sql).fetchone()[0])
+            samples.append(lag)
+            peak = max(peak, lag)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            lag, unsent = conn.execute(sql).fetchone()
+            peak = max(peak, float(lag))
+            if unsent == 0:
+                break
+            time.sleep(0.05)
+    return {"signups": signups, "max_s": peak, "p50_s": sorted(samples)[len(samples) // 2]}
+
+
 # ---- report -----------------------------------------------------------------------------
 
 
@@ -332,6 +356,9 @@ def report_markdown(report: Report) -> str:
         f"| priority queue age p95 while `low` holds {BACKLOG} tasks | {age_text} "
         f"({age.get('samples', 0)} sign-up emails; low backlog {age.get('backlog_start')} -> "
         f"{age.get('backlog_end')}) | < 5 s |",
+        f"| outbox relay lag (oldest unsent message) over {fig['outbox']['signups']} sign-ups | "
+        f"p50 {fig['outbox']['p50_s'] * 1000:.0f} ms, max {fig['outbox']['max_s'] * 1000:.0f} ms"
+        " | |",
         "",
         "Reading the figures: Django under ASGI runs each sync request in a thread of its own, so "
         "at 20 users the sync variant is not limited to one request per process as on a sync "
@@ -434,6 +461,8 @@ def run(topology: Topology) -> Report:
     report.figures["pgbouncer"] = pgbouncer_storm(topology)
     _say(f"bench: priority queue age behind a {BACKLOG}-task low backlog ...")
     report.figures["queue_age"] = queue_age(topology)
+    _say("bench: outbox relay lag ...")
+    report.figures["outbox"] = outbox_lag(topology)
     stub_control(topology, topology.upstream_delay_ms)
     return report
 

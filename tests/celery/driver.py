@@ -16,8 +16,10 @@ class Rollback(Exception):
 
 def _email_messages() -> int:
     from core.models import OutboxMessage
+    from core.routing import pin_to_primary
 
-    return OutboxMessage.objects.filter(task_name="notifications.tasks.email_send").count()
+    with pin_to_primary():  # the replica may not have the row yet
+        return OutboxMessage.objects.filter(task_name="notifications.tasks.email_send").count()
 
 
 def run(command: dict[str, Any]) -> dict[str, Any]:
