@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench cost
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,14 +32,18 @@ snapshots: venv ## rewrite the committed plan snapshots of dev, staging and prod
 plan-diff: venv ## what STACK=<s> now declares differently from its committed snapshot
 	@$(PY) -m offline.snapshot --diff "$(STACK)"
 
+cost: venv ## monthly cost of STACK=<s> from its offline plan, per component and resource (docs/cost.md)
+	@$(PY) -m offline.cost --stack "$(STACK)"
+
 render: venv ## the stack's Kubernetes objects as YAML under build/k8s/STACK/ (placeholders for secrets)
 	@$(PY) -m offline.render --stack "$(STACK)"
 
-lint: venv ## ruff and import-linter
+lint: bootstrap ## ruff, import-linter, hadolint, and squawk + the backward-compat check over every migration
 	@.venv/bin/ruff check .
 	@.venv/bin/lint-imports --no-cache
 	@cd app_image && ../.venv/bin/lint-imports --no-cache
 	@.venv/bin/hadolint app_image/Dockerfile
+	@$(PY) -m local.migration_lint
 
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
 	@$(PY) -m offline.project_file --write

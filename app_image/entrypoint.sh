@@ -63,7 +63,8 @@ case "${1:-}" in
     preflight
     # Migrations log in as the role that owns the schema; the app role may not change it.
     if [[ -n "${DATABASE_MIGRATE_URL:-}" ]]; then export DATABASE_URL="$DATABASE_MIGRATE_URL"; fi
-    exec "$PYTHON" manage.py migrate --noinput --database default
+    # Retries when the migrations role's lock_timeout expires (migrate_with_retry says why).
+    exec "$PYTHON" manage.py migrate_with_retry
     ;;
   check)
     preflight

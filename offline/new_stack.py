@@ -96,7 +96,21 @@ def new_stack(name: str, source: str, root: Path = ROOT) -> Path:
         raise ForkError(f"{target.name} already exists; pick another NAME or edit that file")
     text = fork_text(name, source, root)
     target.write_text(text)
+    _fork_cost_assumptions(name, source, root)
     return target
+
+
+def _fork_cost_assumptions(name: str, source: str, root: Path) -> None:
+    """Copies the source's cost assumptions (cost/<source>.yaml) so ``make cost`` works at once."""
+    origin = root / "cost" / f"{source}.yaml"
+    target = root / "cost" / f"{name}.yaml"
+    if origin.exists() and not target.exists():
+        body = origin.read_text().split("\n", 1)[1] if origin.read_text().startswith("#") else (
+            origin.read_text())
+        target.write_text(
+            f"# Usage assumptions of the {name} stack's cost estimate, copied from {source}:\n"
+            f"# TODO: set them to this stack's own traffic (docs/cost.md).\n{body}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

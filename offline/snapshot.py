@@ -2,7 +2,8 @@
 
 ``make snapshots`` rewrites ``snapshots/<stack>.json`` from the offline plan; ``make plan-diff
 STACK=<s>`` prints what the program now declares differently from the snapshot: resources added
-and removed, and changed inputs, grouped by the top-level component they belong to.
+and removed, and changed inputs, grouped by the top-level component they belong to, then the
+monthly cost the change adds per component (offline/cost).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def _group(resource: dict, by_urn: dict[str, dict]) -> str:
+def component_of(resource: dict, by_urn: dict[str, dict]) -> str:
+    """The top-level component a resource belongs to, as ``type name``."""
     top = resource
     while top.get("parent") and top["parent"] in by_urn:
         top = by_urn[top["parent"]]
@@ -56,7 +58,7 @@ def diff_plans(old: dict, new: dict) -> list[str]:
     groups: dict[str, list[str]] = {}
 
     def add(resource: dict, index: dict[str, dict], line: str) -> None:
-        groups.setdefault(_group(resource, index), []).append(line)
+        groups.setdefault(component_of(resource, index), []).append(line)
 
     for urn in sorted(set(new_by) - set(old_by)):
         r = new_by[urn]
@@ -77,7 +79,7 @@ def diff_plans(old: dict, new: dict) -> list[str]:
                 )
         if changes:
             add(after, new_by, f"  ~ {after['type']}  {after['name']}")
-            groups[_group(after, new_by)] += changes
+            groups[component_of(after, new_by)] += changes
     lines: list[str] = []
     for group in sorted(groups):
         lines.append(f"{group}:")
@@ -121,9 +123,14 @@ def _run(args: argparse.Namespace) -> int:
         path = snapshot_path(args.diff)
         old = json.loads(path.read_text()) if path.exists() else {"resources": []}
         new = plan_document(plan_stack(args.diff))
+        from offline.cost.delta import cost_delta_lines
+
         lines = diff_plans(old, new)
-        print(f"stack {args.diff}: {summary(old, new)} (against {path.name})")
+        cost = cost_delta_lines(old, new, args.diff)
+        print(f"stack {args.diff}: {summary(old, new)}, {cost[0].removeprefix('cost: ')} "
+              f"(against {path.name})")
         print("\n".join(lines) if lines else "no changes")
+        print("\n".join(cost))
         return 0
     print("usage: python -m offline.snapshot --write STACK... | --diff STACK", file=sys.stderr)
     return 2

@@ -20,7 +20,8 @@ def load(name: str) -> dict:
 
 def test_workflows_validate_against_the_github_workflow_schema():
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert len(files) == 3
+    names = {Path(f).name for f in files}
+    assert {"pull-request.yml", "preview.yml", "deploy.yml", "pr-comment.yml"} <= names
     result = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema",
          "vendor.github-workflows", *files],
@@ -41,6 +42,38 @@ def test_pull_requests_lint_test_and_comment_the_plan_diff_without_secrets():
     diff_job = doc["jobs"]["plan-diff"]
     assert "make -s plan-diff STACK=${stack}" in _runs(diff_job)
     assert "${{ secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
+
+
+def _writes(permissions: object) -> bool:
+    if permissions in ("write-all",):
+        return True
+    return isinstance(permissions, dict) and "write" in permissions.values()
+
+
+def test_the_pull_request_run_that_executes_its_code_holds_no_write_token():
+    doc = load("pull-request.yml")
+    assert not _writes(doc.get("permissions")), doc.get("permissions")
+    for name, job in doc["jobs"].items():
+        assert not _writes(job.get("permissions", doc.get("permissions"))), name
+    diff_job = doc["jobs"]["plan-diff"]
+    upload = next(s for s in diff_job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "plan-diff"
+
+
+def test_the_privileged_comment_job_runs_no_code_from_the_pull_request():
+    doc = load("pr-comment.yml")
+    assert doc["on"] == {"workflow_run": {"workflows": ["pull-request"],
+                                          "types": ["completed"]}}
+    (job,) = doc["jobs"].values()
+    assert job["permissions"]["pull-requests"] == "write"
+    uses = [s["uses"].split("@")[0] for s in job["steps"] if "uses" in s]
+    assert uses == ["actions/download-artifact", "marocchino/sticky-pull-request-comment"]
+    scripts = _runs(job)
+    # Only the number file is read, as data: nothing from the artifact or a checkout is run.
+    for forbidden in ("make ", "python", "bash ", "sh ", "source ", "./", "eval", "pip "):
+        assert forbidden not in scripts, forbidden
+    assert "${{ github.event.workflow_run.head" not in (WORKFLOWS / "pr-comment.yml").read_text()
+    assert "[!0-9]" in scripts
 
 
 def test_previews_run_per_stack_for_same_repo_prs_with_a_lock_per_stack():
