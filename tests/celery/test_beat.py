@@ -67,9 +67,12 @@ def test_beat_keeps_a_heartbeat_its_liveness_probe_reads(clean: Stack, tmp_path)
 
 
 def _drive_async(stack: Stack, **command: object) -> subprocess.Popen[str]:
+    # As in the low worker that runs the nightly jobs: its pool's statement_timeout (360 s), so
+    # a firing waiting on the held lock is not cancelled by the web's 5 s while the other starts.
+    env = {**stack.env, "PYTHONPATH": f"{APP_DIR}{os.pathsep}{ROOT}",
+           "DATABASE_URL": stack.services.worker_database_url("low")}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.celery.driver", json.dumps(command)], cwd=ROOT,
-        env={**stack.env, "PYTHONPATH": f"{APP_DIR}{os.pathsep}{ROOT}"},
+        [sys.executable, "-m", "tests.celery.driver", json.dumps(command)], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
