@@ -140,7 +140,7 @@ class Stack:
                                      f"{worker.log_text()[-3000:]}")
             return heartbeat.exists() and len(worker.children()) > 0
 
-        wait_for(ready, 30, f"worker {queues} to connect")
+        wait_for(ready, 90, f"worker {queues} to connect")
         return worker
 
     def start_relay(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
@@ -158,7 +158,7 @@ class Stack:
                 raise AssertionError(f"relay exited {process.returncode}")
             return (tmp / "quintet-worker-heartbeat").exists()
 
-        wait_for(looping, 30, "the relay's first loop")
+        wait_for(looping, 90, "the relay's first loop")
         return process
 
     def start_web(self) -> str:
@@ -181,7 +181,7 @@ class Stack:
             except httpx.HTTPError:
                 return False
 
-        wait_for(live, 30, "the web process to answer /livez", 0.1)
+        wait_for(live, 90, "the web process to answer /livez", 0.1)
         return url
 
     def start_beat(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:

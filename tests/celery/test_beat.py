@@ -93,9 +93,9 @@ def test_two_concurrent_firings_of_a_nightly_job_run_it_once(clean: Stack) -> No
             waiting = _lock_waiters(clean)
             # With a lock: one firing waits in the job, the other has returned. Without: both
             # wait in the job.
-            return waiting + exited == 2 and waiting >= 1
+            return exited == 2 or (waiting + exited == 2 and waiting >= 1)
 
-        wait_for(settled, 60, "one firing inside the job and the other decided", 0.1)
+        wait_for(settled, 120, "one firing inside the job and the other decided", 0.1)
         holder.commit()  # release: the firing(s) inside the job finish
     answers = []
     for firing in firings:

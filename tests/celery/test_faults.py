@@ -50,12 +50,12 @@ def _signup(stack: Stack, name: str) -> tuple[int, str]:
 def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: Stack) -> None:
     first = clean.start_worker("priority")
     user_id, email = _signup(clean, "slow-kill-main")
-    wait_for(lambda: _calls(clean, email), 15, "the task to start")
+    wait_for(lambda: _calls(clean, email), 60, "the task to start")
+    second = clean.start_worker("priority")  # ready before the kill: its start-up is not timed
     os.killpg(first.pid, signal.SIGKILL)  # the whole pod: main process and pool children
     killed_at = time.time()
     first.process.wait(10)
     task_id = next(r["task_id"] for r in first.log_records() if r.get("event") == "task_started")
-    second = clean.start_worker("priority")
 
     def redelivered() -> float | None:
         for record in second.log_records():
@@ -63,8 +63,8 @@ def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: 
                 return time.time()
         return None
 
-    seen_at = wait_for(redelivered, 40, "the redelivery after the visibility timeout", 0.2)
-    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the email to be sent")
+    seen_at = wait_for(redelivered, 90, "the redelivery after the visibility timeout", 0.2)
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 60, "the email to be sent")
     delay = seen_at - killed_at
     print(f"\nSIGKILL of the worker's process group: redelivered after {delay:.1f}s "
           f"(priority visibility timeout {PRIORITY_VISIBILITY}s, sweep every 2s)")
@@ -76,16 +76,16 @@ def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: 
 def test_pool_child_killed_mid_task_is_redelivered_once(clean: Stack) -> None:
     worker = clean.start_worker("priority")
     user_id, email = _signup(clean, "slow-kill-child")
-    calls = wait_for(lambda: _calls(clean, email), 15, "the task to start")
+    calls = wait_for(lambda: _calls(clean, email), 60, "the task to start")
     child = calls[0][0]
     assert child in worker.children()
     os.kill(child, signal.SIGKILL)
     killed_at = time.time()
-    calls = wait_for(lambda: len(_calls(clean, email)) >= 2 and _calls(clean, email), 20,
+    calls = wait_for(lambda: len(_calls(clean, email)) >= 2 and _calls(clean, email), 60,
                      "the task to run again")
     print(f"\nSIGKILL of a pool child: started again after {calls[1][1] - killed_at:.2f}s "
           f"in pid {calls[1][0]}")
-    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the email to be sent")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 60, "the email to be sent")
     assert calls[1][0] != child
     assert _outbox(clean, user_id) == 1
     assert worker.process.poll() is None  # the main process survived and replaced the child
@@ -95,7 +95,7 @@ def test_broker_restart_loses_nothing(clean: Stack, receiver: Receiver) -> None:
     receiver.default = (200, 0.05, {})
     worker = clean.start_worker("default")
     first = clean.drive(action="webhooks", url=receiver.url, count=60, prefix="before")
-    wait_for(lambda: len(set(receiver.keys())) >= 5, 20, "some deliveries")
+    wait_for(lambda: len(set(receiver.keys())) >= 5, 60, "some deliveries")
     # A planned restart (failover, upgrade): the broker keeps its data, the workers reconnect.
     clean.broker().shutdown(save=True)
     clean.services.stop_service("broker")
@@ -111,7 +111,7 @@ def test_broker_restart_loses_nothing(clean: Stack, receiver: Receiver) -> None:
                          "OR dedupe_key LIKE 'after-%%')")
         return rows[0][0] == total
 
-    wait_for(all_sent, 60, "every delivery after the broker restart", 0.2)
+    wait_for(all_sent, 180, "every delivery after the broker restart", 0.2)
     print(f"\nbroker restart: {total} deliveries all sent {time.time() - restarted_at:.1f}s "
           f"after the restart; receiver saw {len(receiver.keys())} requests for "
           f"{len(set(receiver.keys()))} keys")
@@ -128,7 +128,7 @@ def test_low_backlog_does_not_delay_priority(clean: Stack) -> None:
     assert waiting > backlog // 2, waiting
     clean.broker().delete("quintet:queue_age:priority", "quintet:queue_age:low")
     user_id, _ = _signup(clean, "vip")
-    wait_for(lambda: _email_status(clean, user_id) == "sent", 15, "the priority email")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 60, "the priority email")
     ages = [float(v) for v in clean.broker().lrange("quintet:queue_age:priority", 0, -1)]
     low_ages = sorted(float(v) for v in clean.broker().lrange("quintet:queue_age:low", 0, -1))
     print(f"\npriority wait with {waiting} low tasks queued: {ages[0]:.0f} ms; low tasks meanwhile"
@@ -141,10 +141,10 @@ def test_low_backlog_does_not_delay_priority(clean: Stack) -> None:
 def test_failing_task_stops_after_max_retries(clean: Stack) -> None:
     worker = clean.start_worker("priority")
     user_id, email = _signup(clean, "fail-always")
-    wait_for(lambda: _email_status(clean, user_id) == "failed", 60, "the final failure", 0.2)
+    wait_for(lambda: _email_status(clean, user_id) == "failed", 180, "the final failure", 0.2)
     # Nothing can run again once no message of it is queued or held (a countdown waits unacked).
     broker = clean.broker()
-    wait_for(lambda: broker.llen("priority") == 0 and broker.hlen("unacked:priority") == 0, 30,
+    wait_for(lambda: broker.llen("priority") == 0 and broker.hlen("unacked:priority") == 0, 60,
              "the last message to be acknowledged")
     assert len(_calls(clean, email)) == 9  # the first run + max_retries=8
     failures = [r for r in worker.log_records() if r.get("event") == "task_failed"]
@@ -161,7 +161,7 @@ def test_failing_task_stops_after_max_retries(clean: Stack) -> None:
 def test_rate_limit_retries_after_the_providers_delay(clean: Stack) -> None:
     clean.start_worker("priority")
     user_id, email = _signup(clean, "ratelimit-once")
-    wait_for(lambda: _email_status(clean, user_id) == "sent", 20, "the email to be sent")
+    wait_for(lambda: _email_status(clean, user_id) == "sent", 60, "the email to be sent")
     calls = _calls(clean, email)
     assert len(calls) == 2
     assert calls[1][1] - calls[0][1] >= 1.0  # Retry-After: 1
@@ -179,7 +179,7 @@ def test_soft_time_limit_cleans_up_and_reports(clean: Stack, receiver: Receiver)
                          "WHERE dedupe_key LIKE 'soft-%%'")
         return rows[0] if rows and rows[0][0] == "sent" else None
 
-    _sent, last_error = wait_for(status, 30, "the delivery after the soft limit", 0.2)
+    _sent, last_error = wait_for(status, 90, "the delivery after the soft limit", 0.2)
     reports = [r for r in worker.log_records() if r.get("event") == "task_soft_time_limit"]
     assert len(reports) == 1 and reports[0]["task_id"] and reports[0]["attempt"] == 1
     assert last_error == "soft time limit exceeded"
@@ -191,12 +191,12 @@ def test_hard_time_limit_kills_the_task(clean: Stack) -> None:
     worker = clean.start_worker("priority")
     children = worker.children()
     user_id, email = _signup(clean, "stuck-forever")
-    wait_for(lambda: _email_status(clean, user_id) == "failed", 20, "the hard limit", 0.2)
+    wait_for(lambda: _email_status(clean, user_id) == "failed", 60, "the hard limit", 0.2)
     stuck_pid = _calls(clean, email)[0][0]
     assert "Hard time limit (8s) exceeded" in worker.log_text()
     failures = [r for r in worker.log_records() if r.get("event") == "task_failed"]
     assert failures and "TimeLimitExceeded" in failures[0]["error"]
-    wait_for(lambda: stuck_pid not in worker.children() and len(worker.children()) == 2, 10,
+    wait_for(lambda: stuck_pid not in worker.children() and len(worker.children()) == 2, 60,
              "the pool to replace the killed child")
     assert worker.children() != children
     assert clean.broker().hlen("unacked:priority") == 0  # acknowledged: not delivered again
@@ -242,7 +242,7 @@ def test_a_task_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
                              "notifications.tasks.email_send") or 0)
     user_id, email = _signup(clean, "poison-pill")
     # Each delivery SIGKILLs its pool child; reject_on_worker_lost requeues it at once.
-    wait_for(lambda: _email_status(clean, user_id) == "failed", 60,
+    wait_for(lambda: _email_status(clean, user_id) == "failed", 180,
              "the final failure after the last delivery", 0.2)
     entries = [json.loads(e) for e in broker.lrange("quintet:dead_letter", 0, -1)]
     mine = [e for e in entries if e["task"] == "notifications.tasks.email_send"
@@ -254,7 +254,7 @@ def test_a_task_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
     assert int(broker.hget("quintet:metrics:dead_lettered",
                            "notifications.tasks.email_send")) == before + 1
     # Acknowledged once dead-lettered: nothing left to deliver again.
-    wait_for(lambda: broker.llen("priority") == 0 and broker.hlen("unacked:priority") == 0, 20,
+    wait_for(lambda: broker.llen("priority") == 0 and broker.hlen("unacked:priority") == 0, 60,
              "the poisoned message to be acknowledged")
     assert len(_calls(clean, email)) == MAX_DELIVERIES
     assert worker.process.poll() is None

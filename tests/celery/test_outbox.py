@@ -55,7 +55,7 @@ def test_writes_answer_while_the_broker_hangs_and_every_message_arrives_once(
         finally:
             clean.services.thaw_service("broker")
         thawed_at = time.time()
-        wait_for(lambda: _unsent(clean) == 0, 60, "the relay to publish the backlog", 0.2)
+        wait_for(lambda: _unsent(clean) == 0, 120, "the relay to publish the backlog", 0.2)
         published_at = time.time()
 
         def all_sent() -> bool:
@@ -66,7 +66,7 @@ def test_writes_answer_while_the_broker_hangs_and_every_message_arrives_once(
                               "WHERE endpoint_id = %s AND status = 'sent'", endpoint)[0][0]
             return emails == SIGNUPS and hooks == ORDERS
 
-        wait_for(all_sent, 60, "every welcome email and webhook after the thaw", 0.2)
+        wait_for(all_sent, 180, "every welcome email and webhook after the thaw", 0.2)
     finally:
         clean.sql("UPDATE notifications_webhookendpoint SET active = false WHERE id = %s",
                   endpoint)
