@@ -69,6 +69,11 @@ def celery_transport_options(*, visibility_timeout: int, family: str = "") -> di
         # default); keep that well under the visibility timeout.
         "unacked_restore_interval": max(1, min(10, visibility_timeout // 6)),
         "unacked_restore_throttle": 1,
+        # The sweep holds a mutex key while it runs (milliseconds). A worker killed mid-sweep
+        # leaves the key until it expires: 300 s by default, which would hold back every
+        # redelivery of the family (the priority queue's whole SLO). Expire it after a few
+        # sweeps' time instead.
+        "unacked_mutex_expire": max(2, min(30, visibility_timeout // 6)),
         # A failover can leave a dead socket open: give up on it instead of waiting forever.
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
