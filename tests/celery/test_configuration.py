@@ -41,3 +41,7 @@ def test_each_queue_family_keeps_its_unacked_messages_under_its_own_keys(stack: 
     assert len(set(keys.values())) == 3, keys  # no queue sweeps another's reserved messages
     timeouts = {q: o["visibility_timeout"] for q, o in options.items()}
     assert max(timeouts["priority"], timeouts["default"]) < timeouts["low"], timeouts
+    # A worker killed mid-sweep leaves the sweep's mutex behind: it must expire well inside the
+    # visibility timeout (kombu's default, 300 s, exceeds the priority queue's).
+    for queue, o in options.items():
+        assert o.get("unacked_mutex_expire", 300) < o["visibility_timeout"], queue
