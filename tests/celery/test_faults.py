@@ -134,7 +134,9 @@ def test_low_backlog_does_not_delay_priority(clean: Stack) -> None:
     print(f"\npriority wait with {waiting} low tasks queued: {ages[0]:.0f} ms; low tasks meanwhile"
           f" waited up to {low_ages[-1] if low_ages else 0:.0f} ms "
           f"({len(low_ages)} started)")
-    assert len(ages) == 1 and ages[0] < 1000
+    # Behind the backlog it would wait for thousands of low tasks (minutes); its own queue makes
+    # it a matter of one poll (tens of ms here; the bound leaves room for two busy cores).
+    assert len(ages) == 1 and ages[0] < 10_000
     assert from_low.process.poll() is None
 
 
