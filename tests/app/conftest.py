@@ -119,9 +119,10 @@ def migrated(app_env: dict[str, str],
              dataservices: DataServices) -> subprocess.CompletedProcess[str]:
     """Create the roles, apply migrations as the migrations role and collect static files
     (as the bootstrap Job, the migrate Job and the image do)."""
-    bootstrap = run_entrypoint(["bootstrap"], admin_env(app_env, dataservices))
+    # Ceilings, not waits: on two busy cores the whole migration history takes over a minute.
+    bootstrap = run_entrypoint(["bootstrap"], admin_env(app_env, dataservices), timeout=300)
     assert bootstrap.returncode == 0, bootstrap.stderr
-    result = run_entrypoint(["migrate"], admin_env(app_env, dataservices))
+    result = run_entrypoint(["migrate"], admin_env(app_env, dataservices), timeout=300)
     assert result.returncode == 0, result.stderr
     static = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
                             cwd=APP_DIR, env=app_env, capture_output=True, text=True, check=False)
