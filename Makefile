@@ -17,8 +17,8 @@ bootstrap: ## install Debian packages (when missing) and the Python venv
 venv: ## install only the Python venv (enough for plan, lint and mock tests)
 	@scripts/bootstrap.sh --python-only
 
-plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod [JSON=1]
-	@$(PY) -m offline.plan --stack "$(STACK)" $(if $(JSON),--json,)
+plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod (or "dev prod") [JSON=1]
+	@$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json,)
 
 new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
 	@$(PY) -m offline.new_stack --name "$(NAME)" --from "$(FROM)"

@@ -74,6 +74,8 @@ class ClusterArgs:
     """Public API endpoint (restricted to ``public_access_cidrs``); private is always on."""
     public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
     """Who may reach the public API endpoint."""
+    aws_profile: str | None = None
+    """The stack's ``aws:profile``, written into the kubeconfig's token command when set."""
     admin_role_arns: Sequence[str] = ()
     """IAM roles granted cluster admin through access entries."""
     log_retention_days: int = 30
@@ -108,21 +110,29 @@ def ami_type_for(instance_types: Sequence[str]) -> str:
     return "AL2023_ARM_64_STANDARD" if arm.pop() else "AL2023_x86_64_STANDARD"
 
 
-def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+def kubeconfig(
+    cluster_name: str,
+    endpoint: str,
+    certificate_authority: str,
+    region: str,
+    profile: str | None = None,
+) -> str:
     """A kubeconfig for the cluster whose text depends only on its arguments.
 
-    The credential comes from ``aws eks get-token`` at use time, so nothing volatile (a token, an
-    expiry, a profile picked up from the environment) lands in the text: a changed kubeconfig
-    would replace the Kubernetes provider and everything under it.
+    The credential comes from ``aws eks get-token`` (AWS CLI v2) at use time, so nothing
+    volatile (a token, an expiry, a profile picked up from the environment) lands in the text: a
+    changed kubeconfig would replace the Kubernetes provider and everything under it. The
+    profile, when given, is the stack's ``aws:profile``: fixed config, so the text stays stable,
+    and the token is minted with the same credentials Pulumi's AWS provider uses.
     """
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region]
+    if profile:
+        args += ["--profile", profile]
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "aws",
-            "args": [
-                "eks", "get-token", "--cluster-name", cluster_name, "--region", region,
-                "--output", "json",
-            ],
+            "args": [*args, "--output", "json"],
             "interactiveMode": "Never",
         }
     }
@@ -388,7 +398,9 @@ class Cluster(pulumi.ComponentResource):
 
         self.kubeconfig = pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.data
-        ).apply(lambda parts: kubeconfig(parts[0], parts[1], parts[2], args.region))
+        ).apply(
+            lambda parts: kubeconfig(parts[0], parts[1], parts[2], args.region, args.aws_profile)
+        )
         self.kubernetes_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,

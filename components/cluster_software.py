@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import POOL_LABEL
+from k8s.meta import READINESS_GATE_ON
 
 LB_CONTROLLER_SA = "aws-load-balancer-controller"
 AUTOSCALER_SA = "cluster-autoscaler"
@@ -87,9 +88,12 @@ def lb_controller_policy() -> dict:
     """IAM policy of the load balancer controller in TargetGroupBinding-only use.
 
     Pulumi owns the ALB, its listeners and security groups; the controller only registers pod
-    IPs in target groups. So it gets describe calls and target (de)registration, not the
-    upstream policy's rights to create and delete load balancers and security groups. Using
-    Ingress objects later needs the full upstream policy.
+    IPs in target groups. So it gets the project's documented TargetGroupBinding-only subset
+    (describe calls, target (de)registration, and the target group modifications the binding
+    reconciler makes), not the upstream policy's rights to create and delete load balancers and
+    security groups. Using Ingress objects later needs the full upstream policy. Both upstream
+    documents are kept under ``components/upstream/aws-load-balancer-controller`` and a test
+    holds this policy between them.
     """
     return {
         "Version": "2012-10-17",
@@ -120,6 +124,8 @@ def lb_controller_policy() -> dict:
                 "Action": [
                     "elasticloadbalancing:RegisterTargets",
                     "elasticloadbalancing:DeregisterTargets",
+                    "elasticloadbalancing:ModifyTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroupAttributes",
                 ],
                 "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
             },
@@ -257,6 +263,11 @@ class ClusterSoftware(pulumi.ComponentResource):
                     "serviceAccount": {"create": True, "name": LB_CONTROLLER_SA},
                     # Only TargetGroupBindings: leave Services of type LoadBalancer alone.
                     "enableServiceMutatorWebhook": False,
+                    # Readiness gates: the pod webhook acts only on pods that carry the label (in
+                    # namespaces that carry it too), and refuses to create them while it is down,
+                    # so no web pod ever starts without its target-health gate.
+                    "objectSelector": {"matchLabels": dict(READINESS_GATE_ON)},
+                    "podMutatorWebhookConfig": {"failurePolicy": "Fail"},
                     **on_system_pool,
                 },
                 after=[lbc_identity],

@@ -12,6 +12,9 @@ from components.data_catalog import POSTGRES_STORAGE_TYPE, postgres_family
 
 POSTGRES_PORT = 5432
 STORAGE_TYPE = POSTGRES_STORAGE_TYPE
+CA_IDENTIFIER = "rds-ca-rsa2048-g1"
+"""The server certificate's CA, named rather than left to the account default: PgBouncer verifies
+it (verify-full) against the bundle in k8s/certs, which must hold this CA's regional root."""
 # 7 days of Performance Insights is the free tier; longer retention is billed per vCPU.
 PERFORMANCE_INSIGHTS_DAYS = 7
 
@@ -173,6 +176,7 @@ class Database(pulumi.ComponentResource):
             "publicly_accessible": False,
             "copy_tags_to_snapshot": True,
             "apply_immediately": args.apply_immediately,
+            "ca_cert_identifier": CA_IDENTIFIER,
         }
         primary = aws.rds.Instance(
             f"{name}-primary",

@@ -17,6 +17,9 @@ AUTOMATIC_TTL = 1  # Cloudflare's "automatic"; the only TTL a proxied record tak
 STATIC_EDGE_TTL = 365 * 24 * 3600  # hashed file names never change content
 ZONE_SETTINGS = {"ssl": "strict", "always_use_https": "on", "min_tls_version": "1.2"}
 """TLS strict to the origin (the ALB's ACM certificate covers the domain), HTTPS only, TLS 1.2+."""
+SSL_AUTOMATIC_MODE = ("ssl_automatic_mode", "custom")
+"""New zones run Automatic SSL/TLS, which picks (and later changes) the encryption mode itself
+and ignores a set ``ssl``; ``custom`` turns it off so ``ssl = strict`` is what applies."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,42 @@ def cloudflare_validation_record(zone_id: str) -> DnsRecordFactory:
     return create
 
 
+ORIGIN_LOCK_HEADER = "X-Quintet-Origin-Lock"
+"""The request header the edge adds and the ALB demands (components.load_balancer.OriginLock)."""
+
+
+def origin_lock_ruleset(
+    name: str, zone_id: str, domain: str, secret: pulumi.Input[str]
+) -> cloudflare.Ruleset:
+    """The zone's request header transform ruleset: every request to ``domain`` reaches the
+    origin with ``X-Quintet-Origin-Lock: <secret>``. Scoped to the host, so other origins of the
+    zone never see the secret; ``set`` replaces a header a client sent itself."""
+    return cloudflare.Ruleset(
+        name,
+        zone_id=zone_id,
+        name="quintet origin lock",
+        description="the ALB forwards only requests carrying this header",
+        kind="zone",
+        phase="http_request_late_transform",
+        rules=[
+            {
+                "ref": "origin_lock_header",
+                "description": f"the origin lock header on requests to {domain}",
+                "expression": f'(http.host eq "{domain}")',
+                "action": "rewrite",
+                "action_parameters": {
+                    "headers": {
+                        ORIGIN_LOCK_HEADER: {
+                            "operation": "set",
+                            "value": pulumi.Output.secret(secret),
+                        }
+                    }
+                },
+            }
+        ],
+    )
+
+
 CACHEABLE_METHOD = '(http.request.method in {"GET" "HEAD"})'
 
 
@@ -123,9 +162,9 @@ def cache_rules(session_cookie: str, static_path_prefix: str) -> list[dict]:
 
 class Edge(pulumi.ComponentResource):
     """Creates: the CNAME of the domain to the ALB (proxied with the edge, DNS-only without it)
-    and, when it manages the zone, the cache settings ruleset and the zone's TLS settings (SSL
-    strict, always HTTPS, minimum TLS 1.2). The zone is looked up from its id and must hold the
-    domain."""
+    and, when it manages the zone, the cache settings ruleset and the zone's TLS settings
+    (Automatic SSL/TLS off, then SSL strict, always HTTPS, minimum TLS 1.2). The zone is looked
+    up from its id and must hold the domain."""
 
     record_hostname: pulumi.Output[str]
     zone_name: str
@@ -166,13 +205,22 @@ class Edge(pulumi.ComponentResource):
                 rules=cache_rules(args.session_cookie, args.static_path_prefix),
                 opts=child,
             )
+            mode_id, mode = SSL_AUTOMATIC_MODE
+            automatic_off = cloudflare.ZoneSetting(
+                f"{name}-{mode_id.replace('_', '-')}",
+                zone_id=args.zone_id,
+                setting_id=mode_id,
+                value=mode,
+                opts=child,
+            )
             for setting_id, value in ZONE_SETTINGS.items():
                 cloudflare.ZoneSetting(
                     f"{name}-{setting_id.replace('_', '-')}",
                     zone_id=args.zone_id,
                     setting_id=setting_id,
                     value=value,
-                    opts=child,
+                    # Set once Automatic SSL/TLS is off, or it may pick the mode over ours.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[automatic_off]),
                 )
 
         self.record_hostname = record.name

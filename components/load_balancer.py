@@ -19,6 +19,12 @@ from components.common import name_tagger
 
 HTTP_PORT, HTTPS_PORT = 80, 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.2 minimum, TLS 1.3 preferred
+FORBIDDEN = {
+    "type": "fixed-response",
+    "fixed_response": {"content_type": "text/plain", "message_body": "forbidden",
+                       "status_code": "403"},
+}
+"""The HTTPS listener's answer to a request without the edge's header (nothing internal in it)."""
 
 
 class DnsRecordFactory(Protocol):
@@ -34,6 +40,21 @@ class DnsRecordFactory(Protocol):
     ) -> pulumi.Output[str]:
         """Declares the record as a child resource named ``resource_name``."""
         ...
+
+
+@dataclass(frozen=True)
+class OriginLock:
+    """A secret request header the edge adds to everything it forwards: the HTTPS listener
+    forwards only requests that carry it and answers 403 to the rest, so Cloudflare's published
+    ranges (shared by every Cloudflare customer) are not enough to reach the app."""
+
+    header_name: str
+    """Name of the header."""
+    header_value: pulumi.Input[str]
+    """The secret value (letters and digits: ALB header conditions treat ``*`` and ``?`` as
+    wildcards)."""
+    ready: Sequence[pulumi.Resource] = ()
+    """What adds the header at the edge; the listener starts demanding it only after that."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,8 @@ class LoadBalancerArgs:
     """Seconds a deregistering pod keeps its in-flight requests (the pods' preStop covers it)."""
     deletion_protection: bool = False
     """Refuse to delete the ALB."""
+    origin_lock: OriginLock | None = None
+    """Forward only requests with the edge's secret header (None: forward everything)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags merged into every resource's own tags."""
 
@@ -76,7 +99,8 @@ class LoadBalancer(pulumi.ComponentResource):
     """Creates: ingress rules on the ALB security group (80 and 443 per admitted CIDR), the ACM
     certificate and its validation (through ``validation_record`` when given), the internet-facing
     ALB in the public subnets, an ``ip`` target group with the readiness health check, an HTTPS
-    listener forwarding to it, and an HTTP listener redirecting to HTTPS."""
+    listener forwarding to it (with an origin lock: a 403 by default and a rule forwarding only
+    requests with the edge's secret header), and an HTTP listener redirecting to HTTPS."""
 
     alb_arn: pulumi.Output[str]
     alb_dns_name: pulumi.Output[str]
@@ -178,6 +202,8 @@ class LoadBalancer(pulumi.ComponentResource):
             tags=tags("web"),
             opts=child,
         )
+        forward = {"type": "forward", "target_group_arn": target_group.arn}
+        lock = args.origin_lock
         https = aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=alb.arn,
@@ -185,10 +211,29 @@ class LoadBalancer(pulumi.ComponentResource):
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
             certificate_arn=validation.certificate_arn,
-            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            default_actions=[forward if lock is None else FORBIDDEN],
             tags=tags("https"),
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(lock.ready) if lock is not None else []
+            ),
         )
+        if lock is not None:
+            aws.lb.ListenerRule(
+                f"{name}-https-from-edge",
+                listener_arn=https.arn,
+                priority=1,
+                conditions=[
+                    {
+                        "http_header": {
+                            "http_header_name": lock.header_name,
+                            "values": [pulumi.Output.secret(lock.header_value)],
+                        }
+                    }
+                ],
+                actions=[forward],
+                tags=tags("https-from-edge"),
+                opts=child,
+            )
         aws.lb.Listener(
             f"{name}-http-redirect",
             load_balancer_arn=alb.arn,

@@ -1,5 +1,5 @@
 """The network tier: a VPC across N AZs with public, private and isolated subnets, NAT, and the
-security groups the other tiers attach to."""
+ALB and node security groups (the data tier makes its own, one per store)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components.common import name_tagger
 from components.subnets import plan_subnets
 
-NAT_NONE, NAT_SINGLE, NAT_PER_AZ = "none", "single", "per-az"
+NAT_SINGLE, NAT_PER_AZ = "single", "per-az"
 APP_PORT = 8000  # the uvicorn port inside web pods; the ALB targets pod IPs on it
 
 
@@ -24,7 +24,8 @@ class NetworkArgs:
     az_count: int
     """How many availability zones to spread subnets across."""
     nat_strategy: str
-    """``none`` (no egress from private subnets), ``single`` (one shared NAT) or ``per-az``."""
+    """``single`` (one shared NAT) or ``per-az``. There is no ``none``: nodes pull images from
+    public registries and the app calls third-party upstreams, which VPC endpoints cannot reach."""
     subnet_prefixes: dict[str, int]
     """Prefix length per subnet tier: ``public``, ``private``, ``isolated``."""
     cluster_name: str
@@ -35,7 +36,7 @@ class NetworkArgs:
 
 class Network(pulumi.ComponentResource):
     """Creates: VPC, internet gateway, public/private/isolated subnets per AZ, NAT gateways with
-    their Elastic IPs per strategy, route tables, and the ALB, node and data security groups."""
+    their Elastic IPs per strategy, route tables, and the ALB and node security groups."""
 
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
@@ -44,7 +45,6 @@ class Network(pulumi.ComponentResource):
     public_subnet_cidrs: list[str]
     alb_security_group_id: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
-    data_security_group_id: pulumi.Output[str]
     availability_zones: list[str]
 
     def __init__(
@@ -121,7 +121,12 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        nat_count = {NAT_NONE: 0, NAT_SINGLE: 1, NAT_PER_AZ: args.az_count}[args.nat_strategy]
+        counts = {NAT_SINGLE: 1, NAT_PER_AZ: args.az_count}
+        if args.nat_strategy not in counts:
+            raise ValueError(
+                f"nat_strategy {args.nat_strategy!r} is not allowed; allowed: {', '.join(counts)}"
+            )
+        nat_count = counts[args.nat_strategy]
         nats: list[aws.ec2.NatGateway] = []
         for index in range(nat_count):
             zone = self.availability_zones[index]
@@ -144,16 +149,15 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{zone[-1]}-rt", vpc_id=vpc.id,
                 tags=tags(f"private-{zone[-1]}-rt"), opts=child,
             )
-            if nats:
-                # per-az: each AZ egresses through its own NAT, so losing one AZ loses no egress
-                # elsewhere; single: all share the first.
-                aws.ec2.Route(
-                    f"{name}-private-{zone[-1]}-default",
-                    route_table_id=rt.id,
-                    destination_cidr_block="0.0.0.0/0",
-                    nat_gateway_id=nats[index % len(nats)].id,
-                    opts=child,
-                )
+            # per-az: each AZ egresses through its own NAT, so losing one AZ loses no egress
+            # elsewhere; single: all share the first.
+            aws.ec2.Route(
+                f"{name}-private-{zone[-1]}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nats[index % len(nats)].id,
+                opts=child,
+            )
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{zone[-1]}-rta", subnet_id=subnet.id, route_table_id=rt.id,
                 opts=child,
@@ -179,11 +183,6 @@ class Network(pulumi.ComponentResource):
             description="EKS nodes and pods: from the ALB and each other",
             tags=tags("node-sg", **cluster_tag), opts=child,
         )
-        data_sg = aws.ec2.SecurityGroup(
-            f"{name}-data-sg", vpc_id=vpc.id,
-            description="Data tier: Postgres and Redis from the nodes only",
-            tags=tags("data-sg"), opts=child,
-        )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-to-nodes", security_group_id=alb_sg.id, ip_protocol="tcp",
             from_port=APP_PORT, to_port=APP_PORT, referenced_security_group_id=node_sg.id,
@@ -204,13 +203,6 @@ class Network(pulumi.ComponentResource):
             cidr_ipv4="0.0.0.0/0",
             description="images, AWS APIs and third-party upstreams through NAT", opts=child,
         )
-        for port, what in ((5432, "postgres"), (6379, "redis")):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-data-{what}-from-nodes", security_group_id=data_sg.id,
-                ip_protocol="tcp", from_port=port, to_port=port,
-                referenced_security_group_id=node_sg.id, description=f"{what} from the nodes",
-                opts=child,
-            )
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in subnets["public"]]
@@ -218,7 +210,6 @@ class Network(pulumi.ComponentResource):
         self.isolated_subnet_ids = [s.id for s in subnets["isolated"]]
         self.alb_security_group_id = alb_sg.id
         self.node_security_group_id = node_sg.id
-        self.data_security_group_id = data_sg.id
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -227,6 +218,5 @@ class Network(pulumi.ComponentResource):
                 "isolated_subnet_ids": self.isolated_subnet_ids,
                 "alb_security_group_id": self.alb_security_group_id,
                 "node_security_group_id": self.node_security_group_id,
-                "data_security_group_id": self.data_security_group_id,
             }
         )

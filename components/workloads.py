@@ -39,16 +39,18 @@ KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 # Order of creation: each phase waits for the previous one. The bootstrap Job creates the
 # database roles, the migrate Job runs the migrations as the owner role; the Deployments roll
-# only once both have completed (pulumi-kubernetes awaits a Job's completion). An entry is a
-# kind, or ``Kind/name`` for one object that must come before the others of its kind.
+# only once both have completed (pulumi-kubernetes awaits a Job's completion). The
+# TargetGroupBinding exists before the web pods: the load balancer controller injects its
+# readiness gate only into pods created while a binding selects them. An entry is a kind, or
+# ``Kind/name`` for one object that must come before the others of its kind.
 PHASES: tuple[tuple[str, ...], ...] = (
     ("Namespace",),
     ("ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "TriggerAuthentication",
      "Service"),
     (f"Job/{BOOTSTRAP_JOB_NAME}",),
-    ("Job",),
+    ("Job", "TargetGroupBinding"),
     ("Deployment",),
-    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "TargetGroupBinding"),
+    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject"),
 )
 # Top-level fields of an object that are not metadata, as the SDK names its arguments.
 _FIELDS = {

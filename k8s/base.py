@@ -15,6 +15,7 @@ from k8s.meta import (
     MIGRATE_SECRET,
     PGBOUNCER_AUTH_SECRET,
     PGBOUNCER_MIGRATE_AUTH_SECRET,
+    READINESS_GATE_ON,
     labels,
     metadata,
 )
@@ -24,7 +25,9 @@ SERVICE_ACCOUNTS = ("web", "worker", "beat", "relay", "migrate")
 
 
 def namespace(spec: WorkloadSpec) -> dict[str, Any]:
-    """The namespace, with the restricted Pod Security Standard enforced."""
+    """The namespace, with the restricted Pod Security Standard enforced and the load balancer
+    controller's readiness gates on: a rollout waits until new pods are healthy in the target
+    group, so it never leaves only initial or draining targets behind the ALB."""
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -34,6 +37,7 @@ def namespace(spec: WorkloadSpec) -> dict[str, Any]:
                 **labels(spec, "namespace"),
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/enforce-version": "latest",
+                **READINESS_GATE_ON,
             },
         },
     }
@@ -73,6 +77,16 @@ def pgbouncer_configmap(
         "kind": "ConfigMap",
         "metadata": metadata(spec, pgbouncer.config_name(group), group),
         "data": {"pgbouncer.ini": pgbouncer.ini(spec, runtime, pool_size, statement_timeout_ms)},
+    }
+
+
+def rds_ca_configmap(spec: WorkloadSpec) -> dict[str, Any]:
+    """The RDS CA bundle every PgBouncer verifies the database's certificate with."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, pgbouncer.CA_CONFIGMAP, APP),
+        "data": {pgbouncer.CA_KEY: pgbouncer.ca_bundle()},
     }
 
 

@@ -34,6 +34,7 @@ def build_groups(
 ) -> dict[str, list[dict[str, Any]]]:
     """All objects, by workload group, in apply order within each group."""
     env = base.env_configmap(spec)
+    ca = base.rds_ca_configmap(spec)
     pools = pool_sizes(spec)
     # Worker pools run statements up to their queue's hard time limit; the rest keep the app
     # role's timeout (the web's), set by the bootstrap.
@@ -44,13 +45,14 @@ def build_groups(
     }
 
     def digest(group: str) -> str:
-        return config_hash(env, bouncers[group])
+        return config_hash(env, ca, bouncers[group])
 
     groups: dict[str, list[dict[str, Any]]] = {
         "base": [
             base.namespace(spec),
             *(base.service_account(spec, name) for name in base.SERVICE_ACCOUNTS),
             env,
+            ca,
             *base.secrets(spec, runtime, secret_values),
             workers.trigger_authentication(spec),
         ],

@@ -17,6 +17,11 @@ MIGRATE_SECRET = "migrate-env"
 BOOTSTRAP_SECRET = "bootstrap-env"
 BROKER_AUTH_SECRET = "broker-auth"
 BROKER_TRIGGER_AUTH = "broker-auth"
+READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
+"""On the namespace, the AWS Load Balancer Controller's webhook injects a target-health readiness
+gate into pods created behind a TargetGroupBinding; on a pod template, the chart's webhook
+object selector picks the pod (components.cluster_software sets it)."""
+READINESS_GATE_ON = {READINESS_GATE_LABEL: "enabled"}
 
 
 def selector_labels(component: str) -> dict[str, str]:

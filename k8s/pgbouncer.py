@@ -6,6 +6,7 @@ so the server connections a pod can open are bounded by its pool size, whatever 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from k8s.env import replica_database
@@ -16,6 +17,13 @@ from k8s.spec import PGBOUNCER_PORT, POSTGRES_PORT, Runtime, SecretValues, Workl
 MIGRATE_GROUP = "migrate"  # k8s.migrate.JOB_NAME (that module imports this one)
 CONFIG_DIR = "/etc/pgbouncer"
 AUTH_DIR = "/etc/pgbouncer-auth"  # beside, not inside, the read-only config mount
+CA_DIR = "/etc/pgbouncer-ca"
+CA_CONFIGMAP = "rds-ca-bundle"
+CA_KEY = "rds-ca-bundle.pem"
+CA_FILE = f"{CA_DIR}/{CA_KEY}"
+CA_BUNDLE_PATH = Path(__file__).resolve().parent / "certs" / "rds-global-bundle.pem"
+"""AWS's RDS certificate bundle, the one input of server certificate verification: replace this
+file to trust other roots (k8s/certs/SOURCE.md says where it comes from)."""
 RESOURCES = {
     "requests": {"cpu": "50m", "memory": "32Mi"},
     "limits": {"cpu": "500m", "memory": "64Mi"},
@@ -27,12 +35,28 @@ def config_name(group: str) -> str:
     return f"pgbouncer-{group}"
 
 
+def ca_bundle() -> str:
+    """The RDS CA bundle's PEM text; raises ValueError when the file holds no certificate."""
+    try:
+        text = CA_BUNDLE_PATH.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as bad:
+        raise ValueError(f"cannot read the RDS CA bundle {CA_BUNDLE_PATH}: {bad}") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError(
+            f"{CA_BUNDLE_PATH} holds no PEM certificate; put AWS's RDS bundle there "
+            "(https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
+        )
+    return text
+
+
 def ini(
     spec: WorkloadSpec, runtime: Runtime, pool_size: int, statement_timeout_ms: int | None = None
 ) -> str:
     """pgbouncer.ini for a pod whose PgBouncer opens at most ``pool_size`` connections per
     database: the primary as ``<db>`` and each replica as ``<db>_replica_<i>``.
 
+    Server connections verify the RDS certificate against the mounted bundle and the host name
+    (``verify-full``): with ``require`` anything answering on the endpoint's address would do.
     ``statement_timeout_ms`` overrides the role's timeout (the web's) on every server connection
     of this pod (a worker pool's queue runs longer statements). The pod's PgBouncer serves only
     this pod, so the session setting never reaches another process type.
@@ -65,7 +89,8 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = {spec.pgbouncer_max_client_conn}
 ignore_startup_parameters = extra_float_digits
-server_tls_sslmode = require
+server_tls_sslmode = verify-full
+server_tls_ca_file = {CA_FILE}
 server_idle_timeout = 300
 server_connect_timeout = 5
 query_wait_timeout = 30
@@ -116,6 +141,7 @@ def sidecar(spec: WorkloadSpec) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "pgbouncer-config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "pgbouncer-auth", "mountPath": AUTH_DIR, "readOnly": True},
+            {"name": "rds-ca", "mountPath": CA_DIR, "readOnly": True},
         ],
     }
 
@@ -136,4 +162,5 @@ def volumes(group: str) -> list[dict[str, Any]]:
             "name": "pgbouncer-auth",
             "secret": {"secretName": auth_secret(group), "defaultMode": 0o440},
         },
+        {"name": "rds-ca", "configMap": {"name": CA_CONFIGMAP, "defaultMode": 0o444}},
     ]

@@ -76,11 +76,15 @@ def pod_template(
     init_containers: list[dict[str, Any]],
     volumes: list[dict[str, Any]],
     annotations: dict[str, str],
+    extra_labels: dict[str, str] | None = None,
     **pod: Any,
 ) -> dict[str, Any]:
     """A pod template: labels, security context, service account, containers and volumes."""
     return {
-        "metadata": {"labels": labels(spec, component), "annotations": annotations},
+        "metadata": {
+            "labels": {**labels(spec, component), **(extra_labels or {})},
+            "annotations": annotations,
+        },
         "spec": {
             "serviceAccountName": service_account,
             "automountServiceAccountToken": False,

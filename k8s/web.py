@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from k8s import pgbouncer
-from k8s.meta import POOL_LABEL, metadata
+from k8s.meta import POOL_LABEL, READINESS_GATE_ON, metadata
 from k8s.pods import app_container, pod_template, selector
 from k8s.spec import APP_PORT, Runtime, WorkloadSpec
 
@@ -53,6 +53,7 @@ def deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[s
         init_containers=[pgbouncer.sidecar(spec)],
         volumes=pgbouncer.volumes(COMPONENT),
         annotations={"quintet.io/config-hash": config_hash},
+        extra_labels=READINESS_GATE_ON,  # behind the TargetGroupBinding: gated on target health
         nodeSelector={POOL_LABEL: "web"},
         terminationGracePeriodSeconds=termination_grace_seconds(spec),
         topologySpreadConstraints=[

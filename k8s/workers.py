@@ -116,12 +116,14 @@ def scaled_object(spec: WorkloadSpec, queue: QueueSpec, runtime: Runtime) -> dic
 def beat_deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
     """Celery beat: exactly one replica, Recreate so two never overlap in a rollout.
 
-    Liveness reads the heartbeat beat's scheduler touches on every tick (at most 5 s apart), the
-    same probe command as the workers'; no readiness, since nothing routes traffic to beat.
+    Every probe reads the heartbeat beat's scheduler touches on every tick (at most 5 s apart),
+    the same command as the workers'. Nothing routes traffic to beat, so readiness is what
+    ``kubectl get``, rollouts and scanners read: Ready means the scheduler is ticking now.
     """
     app = app_container(
         "beat", runtime.image, ["beat"], BEAT_RESOURCES,
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
+        readinessProbe=heartbeat_probe(periodSeconds=15),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
     )
     template = pod_template(

@@ -1,7 +1,7 @@
-"""Locust users for `make bench` (one class per scenario, chosen on the command line).
+"""Locust users for `make bench`: the scenario mix and the Zipf workload (wrk does the rest).
 
-Run by local/bench.py as `locust -f local/locustfile.py --headless ... <UserClass>`; the host
-(edge or ALB) and the scenario's data come from the bench through the environment.
+Run by local/loadgen.py as `locust -f local/locustfile.py --headless ... <UserClass>`; the host
+(the ALB) and the scenario's data come from the bench through the environment.
 """
 
 from __future__ import annotations
@@ -22,48 +22,32 @@ def zipf_ranks(n: int, s: float, seed: int = 7) -> list[int]:
     return rng.choices(range(1, n + 1), weights=weights, k=200_000)
 
 
-class EdgePage(HttpUser):
-    """Anonymous homepage through the edge (served from nginx's cache once warm)."""
+class ScenarioMix(HttpUser):
+    """A reader's visit at the origin: feeds (app cache), an article (one query), a checkout."""
 
     wait_time = constant(0)
 
-    @task
-    def page(self) -> None:
-        """GET / through the edge."""
-        self.client.get("/", name="edge /")
+    @task(5)
+    def home(self) -> None:
+        """GET / (the cached homepage feed)."""
+        self.client.get("/", name="mix /")
 
+    @task(3)
+    def section(self) -> None:
+        """GET a hot section feed (Zipf rank 1-10)."""
+        rank = random.randint(1, 10)
+        self.client.get(f"/sections/{os.environ['BENCH_ZIPF_PREFIX']}-{rank}/",
+                        name="mix /sections/<slug>/")
 
-class OriginRead(HttpUser):
-    """An article page at the origin (ALB): a database read on every request, no cache."""
-
-    wait_time = constant(0)
-
-    @task
+    @task(3)
     def article(self) -> None:
-        """GET /articles/<slug>/ through the ALB."""
-        self.client.get(f"/articles/{os.environ['BENCH_SLUG']}/", name="origin /articles/<slug>/")
+        """GET one article (uncached, one query)."""
+        self.client.get(f"/articles/{os.environ['BENCH_SLUG']}/", name="mix /articles/<slug>/")
 
-
-class CheckoutAsync(HttpUser):
-    """Checkout preparation: three upstream calls fanned out concurrently (async view)."""
-
-    wait_time = constant(0)
-
-    @task
-    def prepare(self) -> None:
-        """POST /api/checkout/prepare/."""
-        self.client.post("/api/checkout/prepare/", json=ORDER, name="checkout async")
-
-
-class CheckoutSync(HttpUser):
-    """The same preparation calling the upstreams one after another (sync view)."""
-
-    wait_time = constant(0)
-
-    @task
-    def prepare(self) -> None:
-        """POST /api/checkout/prepare-sync/."""
-        self.client.post("/api/checkout/prepare-sync/", json=ORDER, name="checkout sync")
+    @task(1)
+    def checkout(self) -> None:
+        """POST the fanned-out checkout preparation."""
+        self.client.post("/api/checkout/prepare/", json=ORDER, name="mix checkout")
 
 
 _ranks = itertools.cycle(zipf_ranks(int(os.environ.get("BENCH_ZIPF_KEYS", "1000")),

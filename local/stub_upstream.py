@@ -16,6 +16,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
+class _StubServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a fan-out of 20 users x 3 calls overflows it, and
+    # each dropped SYN costs the caller a 1 s retransmit, which a real third party never adds.
+    request_queue_size = 1024
+
+
 class StubUpstream:
     """A threaded HTTP stub on 127.0.0.1 with a configurable delay and failing names."""
 
@@ -65,7 +71,7 @@ class StubUpstream:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: tests and `make up` read their own logs
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _StubServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self._thread: threading.Thread | None = None

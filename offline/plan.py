@@ -2,6 +2,7 @@
 
 ``python -m offline.plan --stack prod`` prints the resource tree; ``--json`` prints only JSON,
 byte-identical between runs, secrets masked. Exit 2 on bad config, with the validation message.
+``--stack dev staging prod`` plans each in turn in one process (one JSON document per stack).
 """
 
 from __future__ import annotations
@@ -77,15 +78,25 @@ def render_tree(run: ProgramRun) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: prints the plan of one stack; exit 2 on bad config."""
+    """Command line: prints the plan of each stack named; exit 2 on bad config."""
     parser = argparse.ArgumentParser(prog="make plan", description=__doc__)
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--stack", required=True, nargs="+",
+                        help="stack name(s) (Pulumi.<stack>.yaml); several share one process, "
+                             "so the providers' imports (seconds) are paid once")
     parser.add_argument("--json", action="store_true", help="print only JSON")
     args = parser.parse_args(argv)
+    for stack in args.stack:
+        status = _plan_one(stack, as_json=args.json)
+        if status:
+            return status
+    return 0
+
+
+def _plan_one(stack: str, *, as_json: bool) -> int:
     try:
-        run = plan_stack(args.stack)
+        run = plan_stack(stack)
     except pulumi.RunError as bad:  # ConfigError, or a component refusing its inputs
-        print(f"quintet: invalid configuration for stack {args.stack!r}:", file=sys.stderr)
+        print(f"quintet: invalid configuration for stack {stack!r}:", file=sys.stderr)
         print(str(bad), file=sys.stderr)
         return 2
     except Exception as bug:  # a defect in the program, not the user's config
@@ -94,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quintet: the plan failed: {type(bug).__name__}: {bug}", file=sys.stderr)
         print("quintet: rerun with QUINTET_DEBUG=1 for the traceback", file=sys.stderr)
         return 1
-    sys.stdout.write(render_json(run) if args.json else render_tree(run))
+    sys.stdout.write(render_json(run) if as_json else render_tree(run))
+    sys.stdout.flush()
     return 0
 
 

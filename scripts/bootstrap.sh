@@ -13,6 +13,7 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_debs+
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_debs+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs+=(nginx)
 command -v dot >/dev/null 2>&1 || need_debs+=(graphviz)
+command -v wrk >/dev/null 2>&1 || need_debs+=(wrk)  # make bench: the closed-loop load generator
 
 if [ "$python_only" = "0" ] && [ ${#need_debs[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then

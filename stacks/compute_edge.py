@@ -3,7 +3,8 @@ Cloudflare in front of it.
 
 Three DNS modes, by settings:
 - ``edgeEnabled`` (prod): proxied record, cache rules and TLS settings in the zone; the ALB admits
-  only Cloudflare's published ranges.
+  only Cloudflare's published ranges, and forwards only requests carrying the secret header the
+  zone's transform rule adds (the origin lock: the ranges are every Cloudflare customer's).
 - a zone id without the edge: Cloudflare hosts a DNS-only record and the certificate validation
   record; the ALB admits the internet (still HTTPS).
 - neither (dev by default): no Cloudflare at all; the certificate validation record is exported
@@ -24,7 +25,7 @@ import pulumi_aws as aws
 
 from components.cluster import Cluster, ClusterArgs, NodePool
 from components.cluster_software import ChartVersions, ClusterSoftware, ClusterSoftwareArgs
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs, OriginLock
 from components.network import APP_PORT, Network
 from stacks.settings.model import NodePoolSettings, Settings
 
@@ -78,6 +79,7 @@ def build_compute_edge(
     prefix: str,
     region: str,
     aws_provider: aws.Provider,
+    aws_profile: str | None = None,
 ) -> ComputeEdge:
     """Declares the cluster, its software, the ALB and (with a zone id) the Cloudflare records."""
     with_aws = pulumi.ResourceOptions(providers=[aws_provider])
@@ -88,6 +90,7 @@ def build_compute_edge(
             cluster_name=prefix,
             kubernetes_version=c.kubernetes_version,
             region=region,
+            aws_profile=aws_profile,
             subnet_ids=network.private_subnet_ids,
             node_security_group_id=network.node_security_group_id,
             node_pools=node_pools(settings),
@@ -124,11 +127,18 @@ def build_compute_edge(
 
     edge_settings = settings.edge
     edge_module = _edge_module(settings)
-    ingress = (
-        edge_module.cloudflare_ipv4_ranges()
-        if edge_module is not None and edge_settings.enabled
-        else [OPEN_INTERNET]
-    )
+    behind_edge = edge_module is not None and edge_settings.enabled
+    ingress = edge_module.cloudflare_ipv4_ranges() if behind_edge else [OPEN_INTERNET]
+    origin_lock = None
+    if behind_edge:
+        import pulumi_random as random
+
+        # Letters and digits only: ALB header conditions read * and ? as wildcards.
+        secret = random.RandomPassword("origin-lock-secret", length=48, special=False).result
+        header = edge_module.origin_lock_ruleset(
+            "edge-origin-lock", edge_settings.zone_id, edge_settings.domain, secret
+        )
+        origin_lock = OriginLock(edge_module.ORIGIN_LOCK_HEADER, secret, ready=[header])
     load_balancer = LoadBalancer(
         "load-balancer",
         LoadBalancerArgs(
@@ -145,6 +155,7 @@ def build_compute_edge(
             target_port=APP_PORT,
             health_check_path=READINESS_PATH,
             deletion_protection=settings.tier == "prod",
+            origin_lock=origin_lock,
         ),
         opts=with_aws,
     )

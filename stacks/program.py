@@ -19,4 +19,6 @@ def main() -> None:
         raise ConfigError(
             ["aws:region: missing; set it in the stack file, e.g. `aws:region: eu-west-2`"]
         )
-    build_reference_stack(settings, stack=pulumi.get_stack(), region=region)
+    build_reference_stack(
+        settings, stack=pulumi.get_stack(), region=region, aws_profile=raw.get("aws:profile")
+    )

@@ -23,11 +23,17 @@ def base_tags(settings: Settings, stack: str) -> dict[str, str]:
     }
 
 
-def build_reference_stack(settings: Settings, *, stack: str, region: str) -> None:
-    """Declares every tier of the topology for one stack and exports what consumers need."""
+def build_reference_stack(
+    settings: Settings, *, stack: str, region: str, aws_profile: str | None = None
+) -> None:
+    """Declares every tier of the topology for one stack and exports what consumers need.
+
+    ``aws_profile`` is the stack's ``aws:profile``: an explicit provider does not read the
+    ``aws:`` config namespace itself, so it is passed on (and into the kubeconfig)."""
     prefix = f"quintet-{stack}"
     aws_provider = aws.Provider(
-        "aws", region=region, default_tags={"tags": base_tags(settings, stack)}
+        "aws", region=region, profile=aws_profile,
+        default_tags={"tags": base_tags(settings, stack)},
     )
     with_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
@@ -50,7 +56,8 @@ def build_reference_stack(settings: Settings, *, stack: str, region: str) -> Non
     )
     data = build_data_tier(settings, network, prefix=prefix, opts=with_aws)
     compute = build_compute_edge(
-        settings, network, prefix=prefix, region=region, aws_provider=aws_provider
+        settings, network, prefix=prefix, region=region, aws_provider=aws_provider,
+        aws_profile=aws_profile,
     )
     workloads = build_workloads_tier(
         settings, stack=stack, registry=registry, data=data, compute=compute

@@ -26,6 +26,19 @@ from config.worker_health import heartbeat_path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
+
+def database_pools_off() -> None:
+    """Plain connections in Celery processes: no psycopg pool.
+
+    Celery's Django fixup closes every pool after each task in a prefork child
+    (celery/fixups/django.py), so a pool would be opened and torn down per task, with its
+    threads; the pool serves the web processes, where requests share it.
+    """
+    for database in settings.DATABASES.values():
+        database.get("OPTIONS", {}).pop("pool", None)
+
+
+database_pools_off()  # before the first connection: Django reads DATABASES lazily
 app = Celery("quintet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
-from content.models import Article
+from content.models import Article, Section
 from core.caching import cache_read_through
 
 FEED_SIZE = 20
@@ -21,7 +21,11 @@ def article_list(*, section_slug: str | None = None, limit: int = FEED_SIZE) -> 
     """Newest articles first, optionally of one section."""
     articles = Article.objects.select_related("section").order_by("-published_at", "-id")
     if section_slug:
-        articles = articles.filter(section__slug=section_slug)
+        # The section's id as a subquery, not a join on its slug: the planner then reads the
+        # 20 newest rows off (section, published_at, id) in order; through a join it cannot
+        # carry the index order and walks the global feed index instead.
+        section_id = Section.objects.filter(slug=section_slug).values("id")[:1]
+        articles = articles.filter(section_id=Subquery(section_id))
     return articles[:limit]
 
 

@@ -1,6 +1,7 @@
 """Notifications' data: one row per intended delivery (its dedupe key is unique), the local
 provider's outbox, report exports and the record of each nightly maintenance run."""
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 
@@ -10,6 +11,13 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+def _pending_index(name: str) -> models.Index:
+    # The nightly reconciliation asks for deliveries still pending past a cutoff: a partial
+    # index over the few pending rows, not the millions already sent.
+    return models.Index(fields=["created_at"], name=name,
+                        condition=models.Q(status=DeliveryStatus.PENDING))
 
 
 class EmailDelivery(models.Model):
@@ -26,6 +34,9 @@ class EmailDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True)
 
+    class Meta:
+        indexes = [_pending_index("emaildelivery_pending_idx")]
+
     def __str__(self) -> str:
         return self.dedupe_key
 
@@ -38,7 +49,12 @@ class LocalOutboxMessage(models.Model):
     recipient = models.EmailField()
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Append-only in time order: a BRIN index (a few pages) serves the nightly cleanup's
+        # `created_at < cutoff` where a B-tree would grow with every message.
+        indexes = [BrinIndex(fields=["created_at"], name="localoutbox_created_brin")]
 
     def __str__(self) -> str:
         return self.idempotency_key
@@ -70,6 +86,9 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     delivered_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [_pending_index("webhookdelivery_pending_idx")]
 
     def __str__(self) -> str:
         return self.dedupe_key

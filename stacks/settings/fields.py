@@ -21,6 +21,7 @@ class Spec:
     secret: bool = False
     kind: str = ""  # extra semantic check: "cidr", "cidr-list", "email-list", "dns-name",
     # "kubernetes-version"
+    why: str = ""  # said after the allowed choices when a value is refused: why not others
 
 
 def setting(
@@ -33,9 +34,10 @@ def setting(
     choices: tuple[str, ...] | None = None,
     secret: bool = False,
     kind: str = "",
+    why: str = "",
 ) -> Any:
     """Declares a dataclass field that is a stack setting under ``quintet:<key>``."""
-    spec = Spec(key, description, minimum, maximum, choices, secret, kind)
+    spec = Spec(key, description, minimum, maximum, choices, secret, kind, why)
     if isinstance(default, list | dict):
         frozen = default.copy()
         return field(default_factory=lambda: frozen.copy(), metadata={"spec": spec})

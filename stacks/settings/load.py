@@ -73,7 +73,8 @@ def check_constraints(leaf: Leaf, value: Any) -> None:
     """Raises ``_Invalid`` when a parsed value breaks its setting's range, choices or kind."""
     spec = leaf.spec
     if spec.choices is not None and value not in spec.choices:
-        raise _Invalid(f"allowed: {', '.join(spec.choices)}")
+        why = f" ({spec.why})" if spec.why else ""
+        raise _Invalid(f"allowed: {', '.join(spec.choices)}{why}")
     size = len(value) if leaf.type is list else value  # a list's bounds count its items
     if spec.minimum is not None and size < spec.minimum:
         bound = f"at most {spec.maximum:g}" if spec.maximum is not None else "no upper bound"

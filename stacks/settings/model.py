@@ -13,7 +13,11 @@ from components.data_catalog import CACHE_ENGINES, CACHE_POLICIES
 from stacks.settings.fields import setting
 
 TIERS = ("dev", "staging", "prod")
-NAT_STRATEGIES = ("none", "single", "per-az")
+NAT_STRATEGIES = ("single", "per-az")
+NO_NAT_REFUSED = (
+    "no NAT is not offered: nodes pull the controllers' and PgBouncer's images from public "
+    "registries and the app calls third-party upstreams, which VPC endpoints cannot reach"
+)
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 
 
@@ -34,8 +38,9 @@ class NetworkSettings:
     nat_strategy: str = setting(
         "single",
         "natStrategy",
-        "NAT gateways: none, one shared (single), or one per AZ (per-az).",
+        "NAT gateways: one shared (single) or one per AZ (per-az).",
         choices=NAT_STRATEGIES,
+        why=NO_NAT_REFUSED,
     )
     public_prefix: int = setting(
         24, "publicSubnetPrefix", "Prefix length of each public subnet (ALB, NAT).",

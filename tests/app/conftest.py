@@ -148,6 +148,22 @@ def django_app(app_env: dict[str, str], migrated: object) -> Iterator[None]:
         teardown_test_environment()
 
 
+@pytest.fixture(autouse=True)
+def zeal_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every in-process test that sets Django up runs under django-zeal: an N+1 raises.
+
+    Served requests get the same from config.settings.test's middleware.
+    """
+    if "django_app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("django_app")
+    from zeal import zeal_context
+
+    with zeal_context():
+        yield
+
+
 @pytest.fixture
 def db_fresh(django_app: None) -> Iterator[None]:
     """Close in-process connections around a test (the services may have restarted)."""

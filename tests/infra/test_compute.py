@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.cluster import ami_type_for, kubeconfig
+from k8s.meta import READINESS_GATE_LABEL
 from stacks.settings import load_settings
 from tests.infra.conftest import SHIPPED_STACKS
 
@@ -203,6 +204,17 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
     assert ca["image"]["tag"] == "v1.33.0"
 
 
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_lb_controller_gates_the_labelled_pods_and_fails_closed(stack_run, stack):
+    # The chart's pod webhook must select the pods the workloads label (k8s.meta) and refuse to
+    # create them while it is down: with the default Ignore a pod would start ungated.
+    values = stack_run(stack).named("cluster-software-aws-load-balancer-controller").inputs[
+        "values"
+    ]
+    assert values["objectSelector"] == {"matchLabels": {READINESS_GATE_LABEL: "enabled"}}
+    assert values["podMutatorWebhookConfig"] == {"failurePolicy": "Fail"}
+
+
 def test_autoscaler_may_resize_only_this_clusters_groups(stack_run):
     policy = json.loads(stack_run("prod").named("cluster-software-autoscaler-policy")
                         .inputs["policy"])
@@ -233,6 +245,25 @@ def test_the_kubeconfig_text_is_identical_across_runs(stack_run, run_with):
     first = stack_run("prod").named("cluster-k8s").inputs["kubeconfig"]
     second = run_with("prod", {}).named("cluster-k8s").inputs["kubeconfig"]
     assert first == second
+
+
+def test_the_stacks_aws_profile_reaches_the_provider_and_the_token_command(run_with):
+    # An explicit provider ignores the aws: config namespace; without this, `pulumi up` under
+    # aws:profile would create the cluster with one identity and fetch tokens with another.
+    first = run_with("prod", {"aws:profile": "quintet-prod"})
+    assert first.named("aws").inputs["profile"] == "quintet-prod"
+    text = first.named("cluster-k8s").inputs["kubeconfig"]
+    args = json.loads(text)["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--profile") + 1] == "quintet-prod"
+    again = run_with("prod", {"aws:profile": "quintet-prod"}).named("cluster-k8s")
+    assert again.inputs["kubeconfig"] == text  # stable: the provider is not replaced
+
+
+def test_without_a_profile_the_token_command_names_none(stack_run):
+    run = stack_run("prod")
+    assert "profile" not in run.named("aws").inputs
+    config = json.loads(run.named("cluster-k8s").inputs["kubeconfig"])
+    assert "--profile" not in config["users"][0]["user"]["exec"]["args"]
 
 
 def test_kubeconfig_holds_no_volatile_fields():

@@ -3,13 +3,14 @@ it, the certificate's validation, and Cloudflare's records, cache rules and TLS 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from offline.mocks import CLOUDFLARE_MOCK_IPV4
+from offline.mocks import CLOUDFLARE_MOCK_IPV4, unwrap_secrets
 from tests.infra.conftest import SHIPPED_STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +42,11 @@ def test_https_listener_and_http_redirect(stack_run, stack):
     assert validation.urn in https.dependencies
     assert https.inputs["certificateArn"] == run.named("load-balancer-cert").outputs["arn"]
     assert https.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
-    assert https.inputs["defaultActions"] == [
-        {"type": "forward", "targetGroupArn": target_group.outputs["arn"]}
-    ]
+    forward = {"type": "forward", "targetGroupArn": target_group.outputs["arn"]}
+    if stack == "prod":  # behind the edge: see the origin lock tests
+        assert run.named("load-balancer-https-from-edge").inputs["actions"] == [forward]
+    else:
+        assert https.inputs["defaultActions"] == [forward]
     redirect = run.named("load-balancer-http-redirect")
     assert redirect.inputs["port"] == 80 and redirect.inputs["protocol"] == "HTTP"
     assert redirect.inputs["defaultActions"] == [
@@ -129,7 +132,7 @@ def test_certificate_is_validated_through_a_cloudflare_record(stack_run):
 
 
 def test_cache_ruleset(stack_run):
-    (ruleset,) = stack_run("prod").of_type("cloudflare:index/ruleset:Ruleset")
+    ruleset = stack_run("prod").named("edge-cache-rules")
     assert ruleset.inputs["phase"] == "http_request_cache_settings"
     assert ruleset.inputs["kind"] == "zone" and ruleset.inputs["zoneId"] == ZONE
     rules = {r["ref"]: r for r in ruleset.inputs["rules"]}
@@ -151,12 +154,79 @@ def test_cache_ruleset(stack_run):
     assert 'not (http.request.method in {"GET" "HEAD"})' in bypass["expression"]
 
 
+def test_behind_the_edge_the_alb_forwards_only_requests_with_the_edges_secret_header(stack_run):
+    # Cloudflare's ranges are every Cloudflare customer's: without the header a request from
+    # anyone's zone would reach the app. The listener answers 403 unless the header matches.
+    run = stack_run("prod")
+    https = run.named("load-balancer-https")
+    assert https.inputs["defaultActions"] == [
+        {
+            "type": "fixed-response",
+            "fixedResponse": {"contentType": "text/plain", "messageBody": "forbidden",
+                              "statusCode": "403"},
+        }
+    ]
+    rule = run.named("load-balancer-https-from-edge")
+    assert rule.inputs["listenerArn"] == https.outputs["arn"]
+    assert rule.inputs["actions"] == [
+        {"type": "forward", "targetGroupArn": run.named("load-balancer-web").outputs["arn"]}
+    ]
+    (condition,) = unwrap_secrets(rule.inputs["conditions"])
+    demanded = condition["httpHeader"]
+
+    ruleset = run.named("edge-origin-lock")
+    assert ruleset.inputs["phase"] == "http_request_late_transform"
+    (transform,) = unwrap_secrets(ruleset.inputs["rules"])
+    assert transform["action"] == "rewrite"
+    assert transform["expression"] == '(http.host eq "www.example.com")'  # this host only
+    (sent_name, sent), = transform["actionParameters"]["headers"].items()
+    assert sent["operation"] == "set"  # replaces a header a client forged
+    assert demanded == {"httpHeaderName": sent_name, "values": [sent["value"]]}
+    secret = run.named("origin-lock-secret")
+    assert secret.inputs["special"] is False and secret.inputs["length"] >= 32
+    assert sent["value"] == secret.outputs["result"]
+
+
+def test_the_alb_demands_the_header_only_once_the_edge_sends_it(stack_run):
+    run = stack_run("prod")
+    assert run.named("edge-origin-lock").urn in run.named("load-balancer-https").dependencies
+
+
+def test_the_origin_lock_secret_never_shows_in_plain(stack_run):
+    run = stack_run("prod")
+    for name in ("load-balancer-https-from-edge", "edge-origin-lock"):
+        text = json.dumps(run.named(name).masked_inputs)
+        assert run.named("origin-lock-secret").outputs["result"] not in text, name
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_without_the_edge_there_is_no_origin_lock(stack_run, stack):
+    run = stack_run(stack)
+    assert not run.of_type("aws:lb/listenerRule:ListenerRule")
+    assert not [r for r in run.resources if r.name == "origin-lock-secret"]
+
+
 def test_zone_tls_settings(stack_run):
     settings = {
         s.inputs["settingId"]: s.inputs["value"]
         for s in stack_run("prod").of_type("cloudflare:index/zoneSetting:ZoneSetting")
     }
-    assert settings == {"ssl": "strict", "always_use_https": "on", "min_tls_version": "1.2"}
+    assert settings == {
+        "ssl_automatic_mode": "custom",
+        "ssl": "strict",
+        "always_use_https": "on",
+        "min_tls_version": "1.2",
+    }
+
+
+def test_strict_ssl_is_set_after_automatic_ssl_is_turned_off(stack_run):
+    # With Automatic SSL/TLS (a new zone's default) Cloudflare chooses the mode itself, so ssl =
+    # strict must follow the switch to custom, never race it.
+    run = stack_run("prod")
+    by_id = {
+        s.inputs["settingId"]: s for s in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")
+    }
+    assert by_id["ssl_automatic_mode"].urn in by_id["ssl"].dependencies
 
 
 def test_dev_without_a_zone_uses_no_cloudflare_and_waits_for_a_manual_record(stack_run):

@@ -69,10 +69,12 @@ def test_nat_count_per_tier_and_private_routes(stack_run, stack):
     }
 
 
-def test_no_nat_strategy_leaves_private_subnets_without_egress(run_with):
-    run = run_with("dev", {"quintet:natStrategy": "none"})
-    assert run.of_type("aws:ec2/natGateway:NatGateway") == []
-    assert not [r for r in run.of_type("aws:ec2/route:Route") if r.inputs.get("natGatewayId")]
+def test_no_nat_is_refused_with_the_reason(config_error):
+    # Without NAT the nodes could pull nothing from the public registries the charts and the
+    # PgBouncer sidecar use, and the app could not call its upstreams: refuse, and say why.
+    message = config_error("dev", {"quintet:natStrategy": "none"})
+    assert 'quintet:natStrategy: "none" is not allowed; allowed: single, per-az' in message
+    assert "public registries" in message and "VPC endpoints cannot reach" in message
 
 
 @pytest.mark.parametrize("stack", EXPECTED)
@@ -99,18 +101,24 @@ def test_isolated_subnets_have_no_internet_route(stack_run):
     assert routes == []
 
 
-def test_data_tier_admits_only_the_nodes(stack_run):
-    run = stack_run("prod")
-    data_sg_id = f"{run.named('network-data-sg').name}-id"
-    node_sg_id = f"{run.named('network-node-sg').name}-id"
-    rules = [
-        r for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.inputs["securityGroupId"] == data_sg_id
-    ]
-    assert sorted(r.inputs["fromPort"] for r in rules) == [5432, 6379]
-    for rule in rules:
-        assert rule.inputs["referencedSecurityGroupId"] == node_sg_id
-        assert "cidrIpv4" not in rule.inputs
+# Inputs through which a resource joins security groups (ALB, launch template, RDS, ElastiCache,
+# VPC endpoints); a group no resource joins filters nothing and only misleads a reader.
+_ATTACHING_INPUTS = ("securityGroups", "vpcSecurityGroupIds", "securityGroupIds")
+
+
+@pytest.mark.parametrize("stack", EXPECTED)
+def test_every_security_group_is_attached_to_something(stack_run, stack):
+    run = stack_run(stack)
+    attached = {
+        group_id
+        for resource in run.resources
+        for key in _ATTACHING_INPUTS
+        for group_id in resource.inputs.get(key) or []
+    }
+    groups = run.of_type("aws:ec2/securityGroup:SecurityGroup")
+    assert groups
+    unused = [g.name for g in groups if f"{g.name}-id" not in attached]
+    assert unused == [], f"{stack}: security groups nothing joins: {unused}"
 
 
 def test_every_aws_resource_gets_the_default_tags(stack_run):

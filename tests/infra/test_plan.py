@@ -108,3 +108,11 @@ def test_a_run_after_asyncio_run_elsewhere_in_the_process_still_works():
     asyncio.run(nothing())  # what an async app test does: leaves no current event loop
     run = run_program(lambda: None, stack="dev", config={}, secret_keys=[])
     assert run.resources == []
+
+
+def test_several_stacks_plan_in_one_process_each_as_alone():
+    # One process for several stacks pays the providers' imports once (make plan STACK="a b").
+    together = plan_cli("--stack", "dev", "staging", "--json")
+    alone = [plan_cli("--stack", stack, "--json") for stack in ("dev", "staging")]
+    assert together.returncode == 0, together.stderr
+    assert together.stdout == "".join(run.stdout for run in alone)

@@ -27,7 +27,7 @@ def test_near_miss_suggests_the_key(config_error):
         ("quintet:webPoolInstanceTypes", "m7i.large", "expected a list of strings"),
         ("quintet:dbReplicas", -1, "quintet:dbReplicas: \"-1\" is not allowed; must be at least 0"),
         ("quintet:tier", "qa", 'quintet:tier: "qa" is not allowed; allowed: dev, staging, prod'),
-        ("quintet:natStrategy", "two", "allowed: none, single, per-az"),
+        ("quintet:natStrategy", "two", "allowed: single, per-az"),
         ("quintet:vpcCidr", "10.0.0.300/16", "expected an IPv4 CIDR"),
         ("quintet:vpcCidr", "10.0.0.1/16", "host bits zero"),
         ("quintet:domain", "Not A Domain", "expected a lower-case DNS name"),

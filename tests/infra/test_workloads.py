@@ -87,6 +87,16 @@ def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_web_pods_are_created_after_their_target_group_binding(stack: str) -> None:
+    # The controller's webhook gates only pods created while a binding selects them: a web pod
+    # created first would join the ALB ungated, and its rollout could leave no healthy target.
+    run = workloads_run(stack)
+    (binding,) = run.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    web = next(d for d in run.of_type(DEPLOYMENT) if d.inputs["metadata"]["name"] == "web")
+    assert binding.urn in web.dependencies
+
+
 def test_job_depends_on_its_config_and_secrets() -> None:
     run = workloads_run("dev")
     job = run.named("workloads-job-migrate")

@@ -3,24 +3,29 @@ placement on the right pools; who owns replica counts; drains; the connection bu
 
 from __future__ import annotations
 
+import ssl
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
+from k8s import pgbouncer
+from k8s.meta import READINESS_GATE_LABEL
 from k8s.migrate import BOOTSTRAP_JOB_NAME
-from k8s.pgbouncer import pool_size_of
+from k8s.pgbouncer import CA_BUNDLE_PATH, pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
+from k8s.workers import WORKER_HEALTH_COMMAND
+from offline.stack_files import read_stack_config
 from stacks.connections import connection_budget_for
-from tests.k8s.conftest import SHIPPED_STACKS, named, of_kind, pod_spec
+from tests.k8s.conftest import SHIPPED_STACKS, groups_of, named, of_kind, pod_spec
 
 WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
-# Probes each container must have, where it differs from all three: beat and the outbox relay
-# take no traffic, so no readiness (their liveness reads the heartbeat each keeps); the Jobs
-# run to completion and are watched by the Job controller and Pulumi's await, not by probes.
+# Probes each container must have, where it differs from all three: the outbox relay takes
+# no traffic, so no readiness (its liveness reads the heartbeat it keeps); the Jobs run to
+# completion and are watched by the Job controller and Pulumi's await, not by probes.
 ALL_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 PROBES_WANTED = {
-    ("Deployment", "beat", "beat"): ("startupProbe", "livenessProbe"),
     ("Deployment", "relay", "relay"): ("startupProbe", "livenessProbe"),
     ("Job", "migrate", "migrate"): (),
     ("Job", "db-bootstrap", "db-bootstrap"): (),
@@ -96,6 +101,45 @@ def test_every_long_running_container_has_probes(stack, stack_objects) -> None:
             where = "/".join(key)
             for probe in PROBES_WANTED.get(key, ALL_PROBES):
                 assert probe in c, f"{where} has no {probe}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_beat_readiness_reads_the_heartbeat_like_its_liveness(stack, stack_objects) -> None:
+    # A readiness probe that always passed would satisfy a scanner and mean nothing: beat is
+    # Ready only while its scheduler's heartbeat is fresh, the same check liveness makes.
+    _, objects = stack_objects(stack)
+    beat = pod_spec(named(objects, "Deployment", "beat"))["containers"][0]
+    assert beat["readinessProbe"]["exec"] == beat["livenessProbe"]["exec"]
+    assert beat["readinessProbe"]["exec"]["command"] == list(WORKER_HEALTH_COMMAND)
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pod_behind_a_target_group_binding_gets_the_readiness_gate(stack, stack_objects):
+    # The controller injects the gate into a pod when its namespace carries the label and (with
+    # the chart's object selector, components.cluster_software) the pod does too, and a
+    # TargetGroupBinding's Service selects it.
+    _, objects = stack_objects(stack)
+    namespaces = {n["metadata"]["name"]: n for n in of_kind(objects, "Namespace")}
+    gated = []
+    for binding in of_kind(objects, "TargetGroupBinding"):
+        assert binding["spec"]["targetType"] == "ip"  # gates exist for ip targets only
+        service = named(objects, "Service", binding["spec"]["serviceRef"]["name"])
+        for obj in workloads(objects):
+            pod_labels = obj["spec"]["template"]["metadata"]["labels"]
+            if obj["metadata"]["namespace"] != binding["metadata"]["namespace"]:
+                continue
+            if not _selects(service["spec"]["selector"], pod_labels):
+                continue
+            where = f"{obj['kind']}/{obj['metadata']['name']}"
+            namespace = namespaces[obj["metadata"]["namespace"]]
+            assert namespace["metadata"]["labels"].get(READINESS_GATE_LABEL) == "enabled", where
+            assert pod_labels.get(READINESS_GATE_LABEL) == "enabled", where
+            gated.append(where)
+    assert gated == ["Deployment/web"]
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -201,9 +245,71 @@ def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objec
         ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
         lines = {line.replace(" ", "") for line in ini.splitlines()}
         for expected in ("pool_mode=transaction", "listen_addr=127.0.0.1", "listen_port=6432",
-                         "server_tls_sslmode=require",
+                         "server_tls_sslmode=verify-full",
                          "ignore_startup_parameters=extra_float_digits"):
             assert expected in lines, f"{group}: {expected}"
+
+
+def _ini_value(ini: str, key: str) -> str:
+    for line in ini.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == key:
+            return value.strip()
+    raise AssertionError(f"pgbouncer.ini has no {key}")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_objects) -> None:
+    # verify-full checks the chain and the endpoint's name; it needs the CA file where the ini
+    # says, from a volume of the ConfigMap that holds the repository's bundle.
+    _, objects = stack_objects(stack)
+    region = read_stack_config(stack).values["aws:region"]
+    for obj in workloads(objects):
+        group = obj["metadata"]["name"]
+        ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
+        assert _ini_value(ini, "server_tls_sslmode") == "verify-full", group
+        ca_file = PurePosixPath(_ini_value(ini, "server_tls_ca_file"))
+        (sidecar,) = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
+        (mount,) = [m for m in sidecar["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+        (volume,) = [v for v in pod_spec(obj)["volumes"] if v["name"] == mount["name"]]
+        bundle = named(objects, "ConfigMap", volume["configMap"]["name"])["data"][ca_file.name]
+        assert bundle == CA_BUNDLE_PATH.read_text(), group
+    roots = {
+        dict(part[0] for part in cert["subject"])["commonName"]
+        for cert in ssl.create_default_context(cadata=bundle).get_ca_certs()
+    }
+    # RDS's default CA for new instances is rds-ca-rsa2048-g1; its root for the region is there.
+    assert f"Amazon RDS {region} Root CA RSA2048 G1" in roots
+
+
+def test_a_new_bundle_rolls_every_pod_that_mounts_it(tmp_path, monkeypatch) -> None:
+    # PgBouncer reads the CA file at start: pods must restart to trust a replaced bundle.
+    def hashes() -> dict[str, str]:
+        return {
+            o["metadata"]["name"]: o["spec"]["template"]["metadata"]["annotations"][
+                "quintet.io/config-hash"
+            ]
+            for group in groups_of("dev").values()
+            for o in group
+            if o["kind"] in ("Deployment", "Job")
+        }
+
+    before = hashes()
+    end = "-----END CERTIFICATE-----\n"
+    smaller = tmp_path / "bundle.pem"
+    smaller.write_text(CA_BUNDLE_PATH.read_text().split(end)[0] + end)
+    monkeypatch.setattr(pgbouncer, "CA_BUNDLE_PATH", smaller)
+    after = hashes()
+    assert before.keys() == after.keys()
+    assert all(before[name] != after[name] for name in before)
+
+
+def test_a_bundle_file_without_certificates_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    empty = tmp_path / "bundle.pem"
+    empty.write_text("not a certificate\n")
+    monkeypatch.setattr(pgbouncer, "CA_BUNDLE_PATH", empty)
+    with pytest.raises(ValueError, match="holds no PEM certificate; put AWS's RDS bundle there"):
+        pgbouncer.ca_bundle()
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

@@ -54,7 +54,7 @@ def break_prod_durability(doc):
 def break_open_ingress(doc):
     rule = _first(
         doc, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-        lambda r: r["name"].endswith("data-postgres-from-nodes"),
+        lambda r: r["name"] == "database-from-nodes",
     )
     rule["inputs"].pop("referencedSecurityGroupId", None)
     rule["inputs"]["cidrIpv4"] = "0.0.0.0/0"
