@@ -58,7 +58,7 @@ def build_groups(
         ],
         "network-policies": policies.policies(spec),
         "migrate": [
-            migrate.bootstrap_job(spec, runtime, config_hash(env)),
+            migrate.bootstrap_job(spec, runtime, config_hash(env, ca)),
             bouncers[migrate.JOB_NAME],
             migrate.job(spec, runtime, digest(migrate.JOB_NAME)),
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from k8s.meta import RDS_CA_FILE
 from k8s.spec import (
     APP_PORT,
     PGBOUNCER_PORT,
@@ -94,10 +95,10 @@ def migrate_env(spec: WorkloadSpec, secrets: SecretValues) -> dict[str, str]:
 
 
 def bootstrap_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> dict[str, str]:
-    """The bootstrap Job's extra Secret: the master user straight to the primary (TLS), and the
+    """The bootstrap Job's extra Secret: the master user straight to the primary (TLS, verify-full against the RDS bundle), and the
     migrations role it creates. The app and read-only roles come from the app Secret."""
     user = quote(spec.database_master_user, safe="")
     password = quote(secrets.database_master_password, safe="")
     master = (f"postgres://{user}:{password}@{runtime.database_host}:{POSTGRES_PORT}/"
-              f"{spec.database_name}?sslmode=require")
+              f"{spec.database_name}?sslmode=verify-full&sslrootcert={RDS_CA_FILE}")
     return {"DATABASE_MASTER_URL": master, **migrate_env(spec, secrets)}

@@ -48,17 +48,22 @@ def job(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any
 
 def bootstrap_job(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
     """Creates or updates the database roles as the master user (process type ``bootstrap``),
-    straight to the primary over TLS: no PgBouncer, which would need the master in its userlist.
+    straight to the primary over verified TLS: no PgBouncer, which would need the master in its userlist.
     The only pod that gets the master password."""
     app = app_container(BOOTSTRAP_JOB_NAME, runtime.image, ["bootstrap"], RESOURCES,
                         extra_secrets=(BOOTSTRAP_SECRET,))
+    # The master URL verifies the endpoint against the RDS bundle (verify-full), as PgBouncer
+    # does for every other pod: the master password goes only to the real primary.
+    app["volumeMounts"].append(
+        {"name": "rds-ca", "mountPath": pgbouncer.CA_DIR, "readOnly": True})
     template = pod_template(
         spec,
         BOOTSTRAP_JOB_NAME,
         service_account=SERVICE_ACCOUNT,
         containers=[app],
         init_containers=[],
-        volumes=[],
+        volumes=[{"name": "rds-ca",
+                  "configMap": {"name": pgbouncer.CA_CONFIGMAP, "defaultMode": 0o444}}],
         annotations={"quintet.io/config-hash": config_hash},
         restartPolicy="Never",
         **worker_placement(),

@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from k8s.env import replica_database
-from k8s.meta import PGBOUNCER_AUTH_SECRET, PGBOUNCER_MIGRATE_AUTH_SECRET
+from k8s.meta import (
+    PGBOUNCER_AUTH_SECRET,
+    PGBOUNCER_MIGRATE_AUTH_SECRET,
+    RDS_CA_CONFIGMAP,
+    RDS_CA_DIR,
+    RDS_CA_FILE,
+    RDS_CA_KEY,
+)
 from k8s.pods import container_security_context
 from k8s.spec import PGBOUNCER_PORT, POSTGRES_PORT, Runtime, SecretValues, WorkloadSpec
 
 MIGRATE_GROUP = "migrate"  # k8s.migrate.JOB_NAME (that module imports this one)
 CONFIG_DIR = "/etc/pgbouncer"
 AUTH_DIR = "/etc/pgbouncer-auth"  # beside, not inside, the read-only config mount
-CA_DIR = "/etc/pgbouncer-ca"
-CA_CONFIGMAP = "rds-ca-bundle"
-CA_KEY = "rds-ca-bundle.pem"
-CA_FILE = f"{CA_DIR}/{CA_KEY}"
+CA_DIR, CA_CONFIGMAP, CA_KEY, CA_FILE = RDS_CA_DIR, RDS_CA_CONFIGMAP, RDS_CA_KEY, RDS_CA_FILE
 CA_BUNDLE_PATH = Path(__file__).resolve().parent / "certs" / "rds-global-bundle.pem"
 """AWS's RDS certificate bundle, the one input of server certificate verification: replace this
 file to trust other roots (k8s/certs/SOURCE.md says where it comes from)."""

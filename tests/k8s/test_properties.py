@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -266,6 +267,8 @@ def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_ob
     region = read_stack_config(stack).values["aws:region"]
     for obj in workloads(objects):
         group = obj["metadata"]["name"]
+        if group == BOOTSTRAP_JOB_NAME:
+            continue  # no PgBouncer: test_bootstrap_verifies_the_primary_against_the_bundle
         ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
         assert _ini_value(ini, "server_tls_sslmode") == "verify-full", group
         ca_file = PurePosixPath(_ini_value(ini, "server_tls_ca_file"))
@@ -280,6 +283,25 @@ def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_ob
     }
     # RDS's default CA for new instances is rds-ca-rsa2048-g1; its root for the region is there.
     assert f"Amazon RDS {region} Root CA RSA2048 G1" in roots
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_bootstrap_verifies_the_primary_against_the_bundle(stack, stack_objects) -> None:
+    # The one pod that connects straight to RDS carries the master password: its URL must
+    # verify the endpoint (verify-full) against the bundle mounted where the URL points.
+    _, objects = stack_objects(stack)
+    job = named(objects, "Job", BOOTSTRAP_JOB_NAME)
+    (app,) = pod_spec(job)["containers"]
+    secrets = {ref["secretRef"]["name"] for ref in app["envFrom"] if "secretRef" in ref}
+    (env,) = [o for o in of_kind(objects, "Secret")
+              if o["metadata"]["name"] in secrets and "DATABASE_MASTER_URL" in o["stringData"]]
+    query = parse_qs(urlsplit(env["stringData"]["DATABASE_MASTER_URL"]).query)
+    assert query["sslmode"] == ["verify-full"]
+    ca_file = PurePosixPath(query["sslrootcert"][0])
+    (mount,) = [m for m in app["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+    (volume,) = [v for v in pod_spec(job)["volumes"] if v["name"] == mount["name"]]
+    bundle = named(objects, "ConfigMap", volume["configMap"]["name"])["data"][ca_file.name]
+    assert bundle == CA_BUNDLE_PATH.read_text()
 
 
 def test_a_new_bundle_rolls_every_pod_that_mounts_it(tmp_path, monkeypatch) -> None:
