@@ -95,8 +95,9 @@ def migrate_env(spec: WorkloadSpec, secrets: SecretValues) -> dict[str, str]:
 
 
 def bootstrap_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> dict[str, str]:
-    """The bootstrap Job's extra Secret: the master user straight to the primary (TLS, verify-full against the RDS bundle), and the
-    migrations role it creates. The app and read-only roles come from the app Secret."""
+    """The bootstrap Job's extra Secret: the master user straight to the primary (TLS,
+    verify-full against the RDS bundle), and the migrations role it creates.
+    The app and read-only roles come from the app Secret."""
     user = quote(spec.database_master_user, safe="")
     password = quote(secrets.database_master_password, safe="")
     master = (f"postgres://{user}:{password}@{runtime.database_host}:{POSTGRES_PORT}/"

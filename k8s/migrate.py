@@ -48,8 +48,8 @@ def job(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any
 
 def bootstrap_job(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[str, Any]:
     """Creates or updates the database roles as the master user (process type ``bootstrap``),
-    straight to the primary over verified TLS: no PgBouncer, which would need the master in its userlist.
-    The only pod that gets the master password."""
+    straight to the primary over verified TLS: no PgBouncer, which would need the master in its
+    userlist. The only pod that gets the master password."""
     app = app_container(BOOTSTRAP_JOB_NAME, runtime.image, ["bootstrap"], RESOURCES,
                         extra_secrets=(BOOTSTRAP_SECRET,))
     # The master URL verifies the endpoint against the RDS bundle (verify-full), as PgBouncer

@@ -7,8 +7,11 @@ import psycopg
 import pytest
 
 from local.dataservices import WORKER_STATEMENT_TIMEOUT_SECONDS, DataServices
+from local.migration_lint import APP_DIR, migration_lock_timeout
 
 pytestmark = pytest.mark.services
+# The app's constant (core/db_roles.py), as the migration lint reads it: one value for both.
+MIGRATE_LOCK_TIMEOUT = migration_lock_timeout(APP_DIR)
 
 
 def _one(url: str, query: str) -> object:
@@ -39,7 +42,17 @@ def test_the_migrations_role_owns_every_table_and_has_no_statement_timeout(
                   "FROM pg_tables WHERE schemaname = 'public'")
     assert owners == ["app_migrate"]
     assert _one(dataservices.migrate_url, "SHOW statement_timeout") == "0"
-    assert _one(dataservices.migrate_url, "SHOW lock_timeout") == "10s"
+    assert _one(dataservices.migrate_url, "SHOW lock_timeout") == MIGRATE_LOCK_TIMEOUT
+
+
+def test_the_migrations_role_carries_the_lock_timeout_the_migration_lint_assumes(
+        dataservices: DataServices, migrated: object) -> None:
+    # The setting lives on the role (ALTER ROLE ... SET), so every session of it has it, not
+    # only those that remember to SET it; squawk judges each migration with the same value.
+    settings = _one(dataservices.direct_primary_url,
+                    "SELECT setconfig FROM pg_db_role_setting "
+                    "WHERE setrole = 'app_migrate'::regrole AND setdatabase = 0")
+    assert f"lock_timeout={MIGRATE_LOCK_TIMEOUT}" in settings
 
 
 def test_replica_readers_only_read(dataservices: DataServices, migrated: object) -> None:
