@@ -62,9 +62,14 @@ def test_replica_readers_only_read(dataservices: DataServices, migrated: object)
     # Refused by the role's privileges (also on the primary), not only by the standby.
     primary_as_reader = dataservices.direct_primary_url.replace(
         "app:app-local-password", "app_readonly:app-readonly-local-password")
-    assert "permission denied" in _refused(
-        primary_as_reader, "UPDATE auth_user SET username = username")
+    update = "UPDATE auth_user SET username = username"
+    assert "read-only transaction" in _refused(primary_as_reader, update)  # the role's default
     assert _one(primary_as_reader, "SHOW default_transaction_read_only") == "on"
+    # A session may lift its own default; the missing grant still refuses the write.
+    with psycopg.connect(primary_as_reader, autocommit=True, prepare_threshold=None) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(update)
 
 
 def test_each_process_type_gets_its_own_statement_timeout(
@@ -76,5 +81,5 @@ def test_each_process_type_gets_its_own_statement_timeout(
         assert shown in (f"{seconds}s", f"{seconds // 60}min"), (queue, shown)
     # The low queue's tasks run up to 300 s: a statement longer than the web's limit survives.
     low = dataservices.worker_database_url("low")
-    assert _one(low, "SELECT pg_sleep(2) IS NULL") is True
+    assert _one(low, "SELECT 1 FROM pg_sleep(2)") == 1  # pg_sleep returns void
     assert "statement timeout" in _refused(dataservices.database_url, "SELECT pg_sleep(2)")
