@@ -183,8 +183,8 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    # 6 Deployments, 2 Jobs, 8 ConfigMaps, 6 Secrets, 17 others (the relay's ServiceAccount)
-    assert len(kube) == 39
+    # 6 Deployments, 2 Jobs, 9 ConfigMaps (with the RDS CA bundle), 6 Secrets, 17 others
+    assert len(kube) == 40
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")
