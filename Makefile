@@ -6,7 +6,7 @@ STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset bench cost
+.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset rollout bench cost slo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,8 +17,8 @@ bootstrap: ## install Debian packages (when missing) and the Python venv
 venv: ## install only the Python venv (enough for plan, lint and mock tests)
 	@scripts/bootstrap.sh --python-only
 
-plan: venv ## offline plan of a stack under Pulumi mocks: STACK=dev|staging|prod (or "dev prod") [JSON=1]
-	@$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json,)
+plan: venv ## offline plan under Pulumi mocks and the providers' rules: STACK=dev|staging|prod (or "dev prod") [JSON=1] [IMAGE_TAG=t]
+	@$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json,) $(if $(IMAGE_TAG),--image-tag "$(IMAGE_TAG)",)
 
 new-stack: venv ## fork a stack: NAME=<name> FROM=<stack or tier>; writes Pulumi.<name>.yaml
 	@$(PY) -m offline.new_stack --name "$(NAME)" --from "$(FROM)"
@@ -76,8 +76,14 @@ down: venv ## stop every process of the local topology (its state under .local/ 
 status: venv ## status table of the local topology: process, pid, port, healthy
 	@$(PY) -m local.cli status
 
+rollout: venv ## replace every web process, then every worker pool, one at a time (zero downtime)
+	@$(PY) -m local.cli rollout
+
 reset: venv ## stop the local topology and wipe its state (.local/)
 	@$(PY) -m local.cli reset
+
+slo: venv ## the SLO table (target, measured, pass/fail) from the local Prometheus of `make up`
+	@$(PY) -m local.slo
 
 bench: bootstrap ## load the local topology (up for the run) and write build/bench/report.md
 	@$(PY) -m local.bench

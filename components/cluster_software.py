@@ -23,6 +23,9 @@ LB_CONTROLLER_SA = "aws-load-balancer-controller"
 AUTOSCALER_SA = "cluster-autoscaler"
 SYSTEM_NAMESPACE = "kube-system"
 KEDA_NAMESPACE = "keda"
+MONITORING_NAMESPACE = "monitoring"
+GRAFANA_SA = "grafana"
+DASHBOARD_LABEL = "grafana_dashboard"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class ChartVersions:
     """kedacore/keda (Celery workers scale on queue length)."""
     cluster_autoscaler: str
     """autoscaler/cluster-autoscaler."""
+    kube_prometheus_stack: str
+    """prometheus-community/kube-prometheus-stack (Prometheus, Alertmanager, Grafana)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,66 @@ CLUSTER_AUTOSCALER = Chart(
     "cluster-autoscaler", "cluster-autoscaler",
     "https://kubernetes.github.io/autoscaler", SYSTEM_NAMESPACE,
 )
+KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack", "kube-prometheus-stack",
+    "https://prometheus-community.github.io/helm-charts", MONITORING_NAMESPACE,
+)
+
+
+def grafana_cloudwatch_policy() -> dict:
+    """Read-only CloudWatch for Grafana's CloudWatch datasource (the data tier's metrics)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadMetrics",
+                "Effect": "Allow",
+                "Action": [
+                    "cloudwatch:DescribeAlarmsForMetric",
+                    "cloudwatch:DescribeAlarmHistory",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:ListMetrics",
+                    "cloudwatch:GetMetricData",
+                    "cloudwatch:GetInsightRuleReport",
+                    "ec2:DescribeRegions",
+                    "tag:GetResources",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def monitoring_values(*, region: str, system_pool: str) -> dict:
+    """kube-prometheus-stack values: every controller on the system pool; Prometheus selects
+    every PodMonitor and PrometheusRule (not only the chart's own); Grafana loads dashboards
+    from labelled ConfigMaps in every namespace and reads CloudWatch through Pod Identity."""
+    on_system = {"nodeSelector": {POOL_LABEL: system_pool}}
+    return {
+        "prometheusOperator": {**on_system, "admissionWebhooks": {"patch": {**on_system}}},
+        "prometheus": {"prometheusSpec": {
+            **on_system,
+            "retention": "15d",
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False,
+        }},
+        "alertmanager": {"alertmanagerSpec": {**on_system}},
+        "kube-state-metrics": {**on_system},
+        "grafana": {
+            **on_system,
+            "serviceAccount": {"create": True, "name": GRAFANA_SA},
+            "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL,
+                                       "labelValue": "1", "searchNamespace": "ALL"}},
+            # The data tier's metrics stay in CloudWatch (its alarms live there too): a
+            # datasource, not an exporter that would copy them at GetMetricData prices.
+            "additionalDataSources": [{
+                "name": "CloudWatch", "uid": "cloudwatch", "type": "cloudwatch",
+                "access": "proxy",
+                "jsonData": {"authType": "default", "defaultRegion": region},
+            }],
+        },
+    }
 
 
 def lb_controller_policy() -> dict:
@@ -190,9 +255,10 @@ POD_IDENTITY_TRUST = json.dumps(
 
 
 class ClusterSoftware(pulumi.ComponentResource):
-    """Creates: Pod Identity roles and associations for the AWS Load Balancer Controller and the
-    cluster autoscaler, and Helm releases (pinned chart versions) of the AWS Load Balancer
-    Controller, metrics-server, KEDA and the cluster autoscaler, all on the system pool.
+    """Creates: Pod Identity roles and associations for the AWS Load Balancer Controller, the
+    cluster autoscaler and Grafana (CloudWatch read), and Helm releases (pinned chart versions)
+    of the AWS Load Balancer Controller, metrics-server, KEDA, the cluster autoscaler and
+    kube-prometheus-stack, all on the system pool.
 
     Pass the cluster's Kubernetes provider in ``opts.providers``."""
 
@@ -207,7 +273,8 @@ class ClusterSoftware(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         on_system_pool = {"nodeSelector": {POOL_LABEL: args.system_pool}}
 
-        def pod_role(what: str, service_account: str, policy: pulumi.Input[str]) -> tuple:
+        def pod_role(what: str, service_account: str, policy: pulumi.Input[str],
+                     namespace: str = SYSTEM_NAMESPACE) -> tuple:
             role = aws.iam.Role(
                 f"{name}-{what}-role", assume_role_policy=POD_IDENTITY_TRUST, opts=child
             )
@@ -215,7 +282,7 @@ class ClusterSoftware(pulumi.ComponentResource):
             association = aws.eks.PodIdentityAssociation(
                 f"{name}-{what}-identity",
                 cluster_name=args.cluster_name,
-                namespace=SYSTEM_NAMESPACE,
+                namespace=namespace,
                 service_account=service_account,
                 role_arn=role.arn,
                 opts=child,
@@ -231,6 +298,10 @@ class ClusterSoftware(pulumi.ComponentResource):
             pulumi.Output.from_input(args.cluster_name).apply(
                 lambda cluster: json.dumps(autoscaler_policy(cluster))
             ),
+        )
+
+        _, grafana_identity = pod_role(
+            "grafana", GRAFANA_SA, json.dumps(grafana_cloudwatch_policy()), MONITORING_NAMESPACE
         )
 
         def release(
@@ -293,6 +364,12 @@ class ClusterSoftware(pulumi.ComponentResource):
                     **on_system_pool,
                 },
                 after=[ca_identity],
+            ),
+            "kube-prometheus-stack": release(
+                KUBE_PROMETHEUS_STACK,
+                args.charts.kube_prometheus_stack,
+                monitoring_values(region=args.region, system_pool=args.system_pool),
+                after=[grafana_identity],
             ),
         }
         self.lb_controller_role_arn = lbc_role.arn

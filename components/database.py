@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.common import name_tagger, rotating_key
 from components.data_catalog import POSTGRES_STORAGE_TYPE, postgres_family
@@ -17,6 +18,10 @@ CA_IDENTIFIER = "rds-ca-rsa2048-g1"
 it (verify-full) against the bundle in k8s/certs, which must hold this CA's regional root."""
 # 7 days of Performance Insights is the free tier; longer retention is billed per vCPU.
 PERFORMANCE_INSIGHTS_DAYS = 7
+# The final snapshot carries a random suffix made with the primary: RDS refuses a snapshot id
+# that exists, so a fixed "<id>-final" would make the second destroy of a re-created stack fail.
+FINAL_SNAPSHOT_SUFFIX_BYTES = 4
+FINAL_SNAPSHOT_SUFFIX_HEX = 2 * FINAL_SNAPSHOT_SUFFIX_BYTES
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,16 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
+        final_snapshot_id = None
+        if args.final_snapshot:
+            suffix = random.RandomId(
+                f"{name}-final-snapshot-suffix",
+                byte_length=FINAL_SNAPSHOT_SUFFIX_BYTES,
+                keepers={"identifier": args.identifier},
+                opts=child,
+            )
+            final_snapshot_id = suffix.hex.apply(lambda h: f"{args.identifier}-final-{h}")
+
         common = {
             "instance_class": args.instance_class,
             "parameter_group_name": parameter_group.name,
@@ -195,7 +210,7 @@ class Database(pulumi.ComponentResource):
             backup_retention_period=args.backup_retention_days,
             backup_window=args.backup_window,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
+            final_snapshot_identifier=final_snapshot_id,
             delete_automated_backups=not args.final_snapshot,
             tags=tags("primary"),
             opts=child,

@@ -6,11 +6,12 @@ when a stack uses Cloudflare (the edge, or DNS-only records in the zone).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components.edge_contract import EDGE_CONTRACT, EdgeContract
 from components.load_balancer import DnsRecordFactory
 
 AUTOMATIC_TTL = 1  # Cloudflare's "automatic"; the only TTL a proxied record takes
@@ -37,8 +38,9 @@ class EdgeArgs:
     manage_zone: bool = True
     """Own the zone's cache ruleset and TLS settings (only with the edge enabled: they are
     zone-wide, one entrypoint ruleset per zone and phase)."""
-    session_cookie: str = "sessionid"
-    """Cookie whose presence means a logged-in user: bypass the cache."""
+    contract: EdgeContract = field(default_factory=lambda: EDGE_CONTRACT)
+    """The app's edge contract (app_image/edge.json): bypass cookies and methods, private
+    paths. The local nginx edge is generated from the same file."""
     static_path_prefix: str = "/static/"
     """URL prefix of hashed static files."""
 
@@ -73,6 +75,10 @@ def cloudflare_validation_record(zone_id: str) -> DnsRecordFactory:
         return record.name
 
     return create
+
+
+def _set(values: tuple[str, ...]) -> str:
+    return "{" + " ".join(f'"{v}"' for v in values) + "}"
 
 
 ORIGIN_LOCK_HEADER = "X-Quintet-Origin-Lock"
@@ -111,24 +117,25 @@ def origin_lock_ruleset(
     )
 
 
-CACHEABLE_METHOD = '(http.request.method in {"GET" "HEAD"})'
 
-
-def cache_rules(session_cookie: str, static_path_prefix: str) -> list[dict]:
+def cache_rules(contract: EdgeContract, static_path_prefix: str) -> list[dict]:
     """The rules of the cache settings ruleset, in order (a later match overrides an earlier).
 
-    1. GET/HEAD is eligible, but HTML is cached only when the origin says so (``Cache-Control``);
-       without the header Cloudflare bypasses (``bypass_by_default``), so pages are never cached
-       by accident.
+    1. The cacheable methods are eligible, but HTML is cached only when the origin says so
+       (``Cache-Control``); without the header Cloudflare bypasses (``bypass_by_default``), so
+       pages are never cached by accident.
     2. Hashed static files: a year at the edge; the browser follows the origin's headers.
-    3. A session cookie or a method other than GET/HEAD bypasses the cache (outside static).
+    3. Any bypass cookie of the contract (session, read-your-writes) or another method bypasses
+       the cache (outside static): Cloudflare ignores ``Vary: Cookie``.
     """
     static = f'starts_with(http.request.uri.path, "{static_path_prefix}")'
+    cacheable = f"(http.request.method in {_set(contract.cacheable_methods)})"
+    cookies = " or ".join(f'http.cookie contains "{name}="' for name in contract.bypass_cookies)
     return [
         {
             "ref": "anonymous_pages_follow_origin",
             "description": "GET/HEAD cached only as the origin's Cache-Control allows",
-            "expression": CACHEABLE_METHOD,
+            "expression": cacheable,
             "action": "set_cache_settings",
             "action_parameters": {
                 "cache": True,
@@ -139,7 +146,7 @@ def cache_rules(session_cookie: str, static_path_prefix: str) -> list[dict]:
         {
             "ref": "hashed_static_long_ttl",
             "description": "hashed static files cached at the edge for a year",
-            "expression": f"{static} and {CACHEABLE_METHOD}",
+            "expression": f"{static} and {cacheable}",
             "action": "set_cache_settings",
             "action_parameters": {
                 "cache": True,
@@ -149,22 +156,33 @@ def cache_rules(session_cookie: str, static_path_prefix: str) -> list[dict]:
         },
         {
             "ref": "session_or_unsafe_method_bypass",
-            "description": "logged-in users and writes never touch the cache",
-            "expression": (
-                f"not {static} and (not {CACHEABLE_METHOD} or "
-                f'http.cookie contains "{session_cookie}=")'
-            ),
+            "description": "sessions, read-your-writes pins and writes never touch the cache",
+            "expression": f"not {static} and (not {cacheable} or {cookies})",
             "action": "set_cache_settings",
             "action_parameters": {"cache": False},
         },
     ]
 
 
+def private_path_rules(contract: EdgeContract) -> list[dict]:
+    """The custom firewall rules: the contract's private paths (the deep health report) are
+    never served to the public; monitors reach them inside the VPC."""
+    paths = tuple(sorted({*contract.private_paths, *(f"{p}/" for p in contract.private_paths)}))
+    return [
+        {
+            "ref": "private_paths_blocked",
+            "description": "the deep health report is not public",
+            "expression": f"(http.request.uri.path in {_set(paths)})",
+            "action": "block",
+        }
+    ]
+
+
 class Edge(pulumi.ComponentResource):
     """Creates: the CNAME of the domain to the ALB (proxied with the edge, DNS-only without it)
-    and, when it manages the zone, the cache settings ruleset and the zone's TLS settings
-    (Automatic SSL/TLS off, then SSL strict, always HTTPS, minimum TLS 1.2). The zone is looked
-    up from its id and must hold the domain."""
+    and, when it manages the zone, the cache settings ruleset, the firewall ruleset blocking the
+    private paths, and the zone's TLS settings (Automatic SSL/TLS off, then SSL strict, always
+    HTTPS, minimum TLS 1.2). The zone is looked up from its id and must hold the domain."""
 
     record_hostname: pulumi.Output[str]
     zone_name: str
@@ -202,7 +220,17 @@ class Edge(pulumi.ComponentResource):
                 description="hashed static long at the edge; pages per origin; sessions bypass",
                 kind="zone",
                 phase="http_request_cache_settings",
-                rules=cache_rules(args.session_cookie, args.static_path_prefix),
+                rules=cache_rules(args.contract, args.static_path_prefix),
+                opts=child,
+            )
+            cloudflare.Ruleset(
+                f"{name}-private-paths",
+                zone_id=args.zone_id,
+                name="quintet private paths",
+                description="the deep health report is not served to the public",
+                kind="zone",
+                phase="http_request_firewall_custom",
+                rules=private_path_rules(args.contract),
                 opts=child,
             )
             mode_id, mode = SSL_AUTOMATIC_MODE

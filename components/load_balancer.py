@@ -76,7 +76,7 @@ class LoadBalancerArgs:
     ``certificate_validation_record_*``) while ``pulumi up`` waits."""
     target_port: int = 8000
     """Port of the web pods (uvicorn) the target group sends to."""
-    health_check_path: str = "/healthz"
+    health_check_path: str = "/readyz"
     """The app's readiness path."""
     idle_timeout: int = 60
     """Seconds an idle connection stays open; uvicorn's keep-alive must exceed it."""

@@ -50,7 +50,8 @@ PHASES: tuple[tuple[str, ...], ...] = (
     (f"Job/{BOOTSTRAP_JOB_NAME}",),
     ("Job", "TargetGroupBinding"),
     ("Deployment",),
-    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject"),
+    ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "PodMonitor",
+     "PrometheusRule"),
 )
 # Top-level fields of an object that are not metadata, as the SDK names its arguments.
 _FIELDS = {
@@ -96,9 +97,23 @@ class WorkloadsArgs:
     """Password of the replicas' read-only role (a secret)."""
     database_master_password: pulumi.Input[str]
     """The data tier's master password (a secret): only the bootstrap Job gets it."""
+    flower_basic_auth: pulumi.Input[str] = ""
+    """``user:password`` Flower asks for (a secret; Flower refuses to start without one)."""
+    sentry_dsn: pulumi.Input[str] = ""
+    """Sentry DSN (a secret; empty turns error tracking off)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist first: node pools and the controllers whose CRDs the objects use
     (KEDA, the AWS Load Balancer Controller). Every object waits for them through the namespace."""
+
+
+def job_await(obj: dict[str, Any]) -> pulumi.CustomTimeouts | None:
+    """Pulumi waits for a Job exactly as long as Kubernetes lets it run
+    (``activeDeadlineSeconds``): not the provider's default 10 minutes, which gives up on a
+    migration Kubernetes would still finish, nor longer, which waits on a Job already failed."""
+    if obj["kind"] != "Job":
+        return None
+    deadline = obj["spec"]["activeDeadlineSeconds"]
+    return pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
 
 
 def _phase(obj: dict[str, Any]) -> int:
@@ -155,6 +170,8 @@ class Workloads(pulumi.ComponentResource):
                 args.database_migrate_password,
                 args.database_readonly_password,
                 args.database_master_password,
+                args.flower_basic_auth,
+                args.sentry_dsn,
             ).apply(
                 lambda v: {
                     object_key(o): o
@@ -178,6 +195,7 @@ class Workloads(pulumi.ComponentResource):
                 # A Job is immutable and keeps its name: replace it by deleting first, which
                 # runs the new image's migrations.
                 delete_before_replace=obj["kind"] == "Job",
+                custom_timeouts=job_await(obj),
             )
             resource = self._declare(name, obj, key, source, child)
             created[key] = resource

@@ -21,7 +21,7 @@ from k8s.meta import (
 )
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
-SERVICE_ACCOUNTS = ("web", "worker", "beat", "relay", "migrate")
+SERVICE_ACCOUNTS = ("web", "worker", "beat", "relay", "flower", "migrate")
 
 
 def namespace(spec: WorkloadSpec) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from k8s import base, migrate, policies, relay, web, workers
+from k8s import base, flower, migrate, monitoring, policies, relay, web, workers
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
 # Server connections of the processes that run once: beat, the relay and the migrate Job.
@@ -83,6 +83,11 @@ def build_groups(
         bouncers[relay.RELAY_NAME],
         relay.relay_deployment(spec, runtime, digest(relay.RELAY_NAME)),
     ]
+    groups["flower"] = [
+        flower.deployment(spec, runtime.image, config_hash(env)),
+        flower.service(spec),
+    ]
+    groups["monitoring"] = monitoring.monitoring_objects(spec)
     return groups
 
 

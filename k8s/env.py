@@ -8,6 +8,7 @@ from urllib.parse import quote
 from k8s.meta import RDS_CA_FILE
 from k8s.spec import (
     APP_PORT,
+    METRICS_PORT,
     PGBOUNCER_PORT,
     POSTGRES_PORT,
     REDIS_PORT,
@@ -27,6 +28,8 @@ CONFIG_VARIABLES = (
     "PORT",
     "WEB_CONCURRENCY",
     "LOG_LEVEL",
+    "FORWARDED_ALLOW_IPS",
+    "METRICS_PORT",
 )
 SECRET_VARIABLES = (
     "DJANGO_SECRET_KEY",
@@ -34,6 +37,8 @@ SECRET_VARIABLES = (
     "DATABASE_REPLICA_URLS",
     "CACHE_URL",
     "BROKER_URL",
+    "SENTRY_DSN",
+    "FLOWER_BASIC_AUTH",
 )
 MIGRATE_VARIABLES = ("DATABASE_MIGRATE_URL",)
 """Secret variables only the migrate Job gets (the migrations role)."""
@@ -55,6 +60,10 @@ def config_env(spec: WorkloadSpec) -> dict[str, str]:
         "PORT": str(APP_PORT),
         "WEB_CONCURRENCY": str(spec.web_concurrency),
         "LOG_LEVEL": spec.log_level,
+        # Only the ALB (in these subnets; the web NetworkPolicy admits nothing else) may set
+        # the client address and scheme through X-Forwarded-*.
+        "FORWARDED_ALLOW_IPS": ",".join(spec.lb_cidrs),
+        "METRICS_PORT": str(METRICS_PORT),
     }
 
 
@@ -85,6 +94,8 @@ def secret_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> d
         "DATABASE_REPLICA_URLS": ",".join(replicas),
         "CACHE_URL": redis_url(runtime.cache_host, secrets.cache_auth_token),
         "BROKER_URL": redis_url(runtime.broker_host, secrets.broker_auth_token),
+        "SENTRY_DSN": secrets.sentry_dsn,
+        "FLOWER_BASIC_AUTH": secrets.flower_basic_auth,
     }
 
 

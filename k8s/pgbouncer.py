@@ -2,6 +2,7 @@
 
 Every pod that talks to Postgres runs its own PgBouncer on 127.0.0.1:6432 in transaction mode,
 so the server connections a pod can open are bounded by its pool size, whatever the app does.
+The app role is a `stats_users` entry: the app's metrics port reads `SHOW POOLS` from it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ logfile =
 auth_type = scram-sha-256
 auth_file = {AUTH_DIR}/userlist.txt
 pool_mode = transaction
+stats_users = {spec.database_user}
 default_pool_size = {pool_size}
 min_pool_size = 0
 reserve_pool_size = 0

@@ -8,7 +8,7 @@ from k8s.meta import ENV_CONFIGMAP, ENV_SECRET, POOL_LABEL, WORKER_TAINT, labels
 from k8s.spec import APP_UID, Resources, WorkloadSpec
 
 # The image's ENTRYPOINT is entrypoint.sh; containers pass only the process type as args.
-PROCESS_TYPES = ("web", "worker", "beat", "relay", "bootstrap", "migrate", "check")
+PROCESS_TYPES = ("web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check")
 
 
 def container_security_context() -> dict[str, Any]:

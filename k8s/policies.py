@@ -1,13 +1,15 @@
 """NetworkPolicies: deny by default; web admits only the load balancer's subnets; every app pod
-may reach DNS, the data tier (Postgres, Redis) and HTTPS, nothing else."""
+admits its metrics port from the monitoring namespace and may reach DNS, the data tier
+(Postgres, Redis) and HTTPS, nothing else."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from k8s.meta import APP, metadata
+from k8s.monitoring import MONITORING_NAMESPACE
 from k8s.pods import selector
-from k8s.spec import APP_PORT, POSTGRES_PORT, REDIS_PORT, WorkloadSpec
+from k8s.spec import APP_PORT, METRICS_PORT, POSTGRES_PORT, REDIS_PORT, WorkloadSpec
 
 ANYWHERE = "0.0.0.0/0"
 
@@ -48,6 +50,25 @@ def web_ingress(spec: WorkloadSpec) -> dict[str, Any]:
     )
 
 
+def metrics_ingress(spec: WorkloadSpec) -> dict[str, Any]:
+    """Every app pod admits its metrics port from the monitoring namespace (Prometheus) only."""
+    return _policy(
+        spec,
+        "metrics-ingress",
+        {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
+                    "ports": _ports(METRICS_PORT),
+                }
+            ],
+        },
+    )
+
+
 def egress(spec: WorkloadSpec) -> dict[str, Any]:
     """Every pod: DNS, Postgres and Redis in the data subnets, and HTTPS anywhere."""
     data = [{"ipBlock": {"cidr": cidr}} for cidr in spec.data_cidrs]
@@ -67,5 +88,5 @@ def egress(spec: WorkloadSpec) -> dict[str, Any]:
 
 
 def policies(spec: WorkloadSpec) -> list[dict[str, Any]]:
-    """All NetworkPolicies. Workers, beat and the Job get no ingress rule: they admit nothing."""
-    return [default_deny(spec), web_ingress(spec), egress(spec)]
+    """All NetworkPolicies. Workers, beat, Flower and the Job admit nothing but the scrape."""
+    return [default_deny(spec), web_ingress(spec), metrics_ingress(spec), egress(spec)]

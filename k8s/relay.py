@@ -10,8 +10,9 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import metadata
+from k8s.monitoring import metrics_port
 from k8s.pods import app_container, pod_template, selector, worker_placement
-from k8s.spec import Resources, Runtime, WorkloadSpec
+from k8s.spec import METRICS_PORT, Resources, Runtime, WorkloadSpec
 from k8s.workers import heartbeat_probe
 
 RELAY_NAME = "relay"
@@ -24,6 +25,7 @@ def relay_deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> 
     probe command as the workers'); no readiness, since nothing routes traffic to it."""
     app = app_container(
         RELAY_NAME, runtime.image, ["relay"], RELAY_RESOURCES,
+        ports=[metrics_port(METRICS_PORT)],
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
     )

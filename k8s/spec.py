@@ -10,6 +10,8 @@ APP_PORT = 8000  # uvicorn's port inside web pods; the ALB targets pod IPs on it
 PGBOUNCER_PORT = 6432
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
+METRICS_PORT = 9400  # every app pod's Prometheus endpoint (METRICS_PORT); never the app port
+FLOWER_PORT = 5555
 APP_UID = 10001  # the app image's USER (app_image/Dockerfile)
 
 
@@ -148,3 +150,7 @@ class SecretValues:
     """Password of ``WorkloadSpec.database_readonly_user``."""
     database_master_password: str
     """Password of the master user: only in the bootstrap Job's Secret."""
+    flower_basic_auth: str = ""
+    """``user:password`` of Flower's basic auth (Flower refuses to start without one)."""
+    sentry_dsn: str = ""
+    """Sentry DSN (empty: error tracking off)."""

@@ -6,8 +6,9 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import POOL_LABEL, READINESS_GATE_ON, metadata
+from k8s.monitoring import metrics_port
 from k8s.pods import app_container, pod_template, selector
-from k8s.spec import APP_PORT, Runtime, WorkloadSpec
+from k8s.spec import APP_PORT, METRICS_PORT, Runtime, WorkloadSpec
 
 COMPONENT = "web"
 SERVICE_ACCOUNT = "web"
@@ -16,6 +17,8 @@ SERVICE_PORT = 80
 # may take to finish after SIGTERM. A contract test reads the entrypoint to keep them equal.
 DRAIN_SECONDS = 25
 GRACE_MARGIN_SECONDS = 5
+READINESS_PATH = "/readyz"
+LIVENESS_PATH = "/livez"
 
 
 def termination_grace_seconds(spec: WorkloadSpec) -> int:
@@ -37,10 +40,12 @@ def deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> dict[s
         runtime.image,
         ["web"],
         spec.web_resources,
-        ports=[{"name": "http", "containerPort": APP_PORT}],
-        startupProbe=_probe(spec, "/livez", periodSeconds=2, failureThreshold=30),
-        readinessProbe=_probe(spec, "/healthz", periodSeconds=5, failureThreshold=2),
-        livenessProbe=_probe(spec, "/livez", periodSeconds=10, failureThreshold=3),
+        ports=[{"name": "http", "containerPort": APP_PORT}, metrics_port(METRICS_PORT)],
+        # Startup and readiness: this pod can serve (its sidecar answers, it is warmed); never
+        # the shared dependencies, whose blip would take every pod out at once.
+        startupProbe=_probe(spec, READINESS_PATH, periodSeconds=2, failureThreshold=30),
+        readinessProbe=_probe(spec, READINESS_PATH, periodSeconds=5, failureThreshold=2),
+        livenessProbe=_probe(spec, LIVENESS_PATH, periodSeconds=10, failureThreshold=3),
         # The ALB keeps routing to a terminating pod until deregistration propagates: keep
         # serving for a while before SIGTERM reaches uvicorn.
         lifecycle={"preStop": {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}},
@@ -135,9 +140,10 @@ def hpa(spec: WorkloadSpec) -> dict[str, Any]:
                 utilization("memory", spec.hpa_memory_percent),
             ],
             "behavior": {
+                # At most one pod a minute: each removal is a termination the ALB must drain.
                 "scaleDown": {
                     "stabilizationWindowSeconds": spec.scale_down_stabilization_seconds,
-                    "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
                 },
             },
         },

@@ -6,8 +6,9 @@ from typing import Any
 
 from k8s import pgbouncer
 from k8s.meta import BROKER_AUTH_SECRET, BROKER_TRIGGER_AUTH, metadata
+from k8s.monitoring import metrics_port
 from k8s.pods import app_container, pod_template, selector, worker_placement
-from k8s.spec import REDIS_PORT, QueueSpec, Resources, Runtime, WorkloadSpec
+from k8s.spec import METRICS_PORT, REDIS_PORT, QueueSpec, Resources, Runtime, WorkloadSpec
 
 WORKER_SERVICE_ACCOUNT = "worker"
 BEAT_SERVICE_ACCOUNT = "beat"
@@ -41,6 +42,7 @@ def worker_deployment(
         ["worker", queue.name],
         queue.resources,
         env=[{"name": "CELERY_WORKER_CONCURRENCY", "value": str(queue.concurrency)}],
+        ports=[metrics_port(METRICS_PORT)],
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
         readinessProbe=heartbeat_probe(periodSeconds=15),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),
@@ -121,7 +123,7 @@ def beat_deployment(spec: WorkloadSpec, runtime: Runtime, config_hash: str) -> d
     ``kubectl get``, rollouts and scanners read: Ready means the scheduler is ticking now.
     """
     app = app_container(
-        "beat", runtime.image, ["beat"], BEAT_RESOURCES,
+        "beat", runtime.image, ["beat"], BEAT_RESOURCES, ports=[metrics_port(METRICS_PORT)],
         startupProbe=heartbeat_probe(periodSeconds=5, failureThreshold=24),
         readinessProbe=heartbeat_probe(periodSeconds=15),
         livenessProbe=heartbeat_probe(periodSeconds=30, failureThreshold=3),

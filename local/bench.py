@@ -32,6 +32,7 @@ from local.bench_seed import sections_seed
 from local.cli import down, up
 from local.loadgen import LoadResult, locust, wrk
 from local.peer import Peer
+from local.slo import slo_markdown
 from local.supervise import Supervisor
 from local.topology import ROOT, Topology, TopologyError
 
@@ -412,6 +413,7 @@ def write(report: Report, seconds: float) -> str:
     plot_latency(report.loads, OUT / "latency.png")
     plot_queue_age(report.figures["queue_age"], BACKLOG, OUT / "queue_age.png")
     text = report_markdown(report.started, report.loads, report.figures)
+    text += slo_markdown(Topology.from_env().prometheus_url)  # the SLO table after the load
     (OUT / "report.md").write_text(text)
     figures = {k: ({x: y for x, y in v.items() if x != "all_ms"} if isinstance(v, dict) else v)
                for k, v in report.figures.items()}

@@ -1,4 +1,4 @@
-"""`python -m local.cli up|down|status|reset`: the local topology's command line (make up etc.).
+"""`python -m local.cli up|down|status|reset|rollout`: the local topology's command line.
 
 Errors the user can act on are one message and exit 1, never a traceback; a failed `up` stops
 whatever it had started.
@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 from local.dataservices import DataServiceError
 from local.preflight import busy_ports, missing_binaries
+from local.rollout import rollout
 from local.supervise import (
     ProcessStatus,
     Supervisor,
@@ -65,9 +66,8 @@ def _prepare_data(topology: Topology) -> None:
             services.start()  # initdb, roles, base backup; then handed to supervisord
         finally:
             services.stop()
+    services.prepare()
     services.write_pgbouncer_config()
-    for name in ("cache", "broker"):
-        (topology.data_dir / name).mkdir(parents=True, exist_ok=True)
 
 
 def _write_app_env(topology: Topology) -> None:
@@ -96,9 +96,8 @@ def up(topology: Topology, *, detach: bool) -> int:
     if busy:
         raise TopologyError("ports needed by the topology are taken:\n  " + "\n  ".join(busy)
                             + "\nstop those processes or pick other ports with "
-                              "QUINTET_BASE_PORT=<port> (uses <port> to <port>+34)")
+                              "QUINTET_BASE_PORT=<port> (uses <port> to <port>+69)")
     _check_saved_ports(topology)
-    topology.state_dir.chmod(0o755)  # the postgres user must traverse it to its clusters
     started = time.monotonic()
     try:
         _prepare_data(topology)
@@ -170,13 +169,26 @@ def status(topology: Topology, *, as_json: bool) -> int:
 
 
 def reset(topology: Topology) -> int:
-    """Stop everything and wipe the state dir."""
+    """Stop everything and wipe the state dir (and the data services' home, when apart)."""
     Supervisor(topology).shutdown()
+    services = topology.dataservices()
+    if services.home.exists() and services.home != topology.data_dir:
+        services.remove()
+        _say(f"removed {services.home}")
     if topology.state_dir.exists():
         shutil.rmtree(topology.state_dir)
         _say(f"removed {topology.state_dir}")
     else:
         _say(f"nothing to remove at {topology.state_dir}")
+    return 0
+
+
+def rollout_command(topology: Topology) -> int:
+    """Roll every web process and worker pool (local/rollout.py), printing each step."""
+    started = time.monotonic()
+    _say("rolling the web processes (maxSurge 1, maxUnavailable 0), then the worker pools")
+    steps = rollout(topology, on_progress=_say)
+    _say(f"rollout done in {time.monotonic() - started:.1f}s: {len(steps)} processes replaced")
     return 0
 
 
@@ -190,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     status_parser = sub.add_parser("status", help="print the status table")
     status_parser.add_argument("--json", action="store_true")
     sub.add_parser("reset", help="stop everything and wipe the state dir")
+    sub.add_parser("rollout", help="replace every web process, then every worker pool")
     args = parser.parse_args(argv)
     # Ctrl-C stops cleanly even when started with SIGINT ignored (a background job), and
     # SIGTERM (a CI runner, `kill`) stops as cleanly as Ctrl-C.
@@ -204,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return down(topology)
         if args.command == "status":
             return status(topology, as_json=args.json)
+        if args.command == "rollout":
+            return rollout_command(topology)
         return reset(topology)
     except TopologyError as error:
         print(f"quintet: {error}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Real data services on loopback: Postgres primary + streaming replica, PgBouncer, two Redis.
 
 Stdlib only. Used by the app tests (a throwaway state dir per session) and by `make up`
-(persistent state under .local/). Every daemon is started with a pid file in the state dir and
-stopped by that pid; stopping is idempotent.
+(persistent state under .local/). Every daemon is started with a pid file in the service home and
+stopped by that pid; stopping is idempotent. Who runs them and where their files live (the
+state dir, or a dir under /var/lib/quintet when root runs quintet): local/service_account.py.
 
 Topology (all bound to 127.0.0.1):
 
@@ -27,11 +28,21 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from local.pg_install import DEBIAN_ROOT, find_bindir
+from local.service_account import (
+    ServiceAccount,
+    ServiceAccountError,
+    prepare_home,
+    service_account,
+    service_home,
+)
+
+PG_BIN = find_bindir() or DEBIAN_ROOT / "<none installed>" / "bin"
+"""The installed PostgreSQL server's bin dir (local/pg_install.py); preflight names it if absent."""
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-PG_OS_USER = "postgres"
 APP_DB = "app"
 APP_REPLICA_DB = "app_replica"
 APP_USER = "app"
@@ -74,17 +85,25 @@ class Ports:
 
 @dataclass
 class DataServices:
-    """The five local data services under one state directory."""
+    """The five local data services of one state directory."""
 
     state_dir: Path
     ports: Ports = field(default_factory=Ports)
     durable: bool = False
     """fsync on (persistent `make up` state); off for throwaway test clusters."""
     cache_maxmemory: str = "64mb"
+    account: ServiceAccount = field(default_factory=lambda: _default_account())
+    """Who runs them: the invoking user, or `postgres` when that is root."""
+    home: Path = field(init=False)
+    """Where their files live: the state dir, or its own dir under /var/lib/quintet for root."""
+    bindir: Path = field(init=False)
+    """The PostgreSQL server to run: the one that made the clusters on disk, else PG_BIN."""
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
-        saved = self.state_dir / "ports.json"
+        self.home = service_home(self.state_dir, self.account)
+        self.bindir = find_bindir(cluster=self.home / "primary") or PG_BIN
+        saved = self.home / "ports.json"
         if saved.exists() and self.ports == Ports():
             self.ports = Ports(**json.loads(saved.read_text()))
         self.ports = self.ports.resolved()
@@ -146,9 +165,8 @@ class DataServices:
 
     def start(self) -> DataServices:
         """Create what is missing and start every service not running; wait until ready."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.state_dir, 0o755)  # the postgres user must traverse it
-        (self.state_dir / "ports.json").write_text(json.dumps(asdict(self.ports)))
+        self.prepare()
+        (self.home / "ports.json").write_text(json.dumps(asdict(self.ports)))
         for name in SERVICES:
             self.start_service(name)
         return self
@@ -158,6 +176,21 @@ class DataServices:
         for name in ("pgbouncer", "replica", "primary", "cache", "broker"):
             self.stop_service(name)
 
+    def prepare(self) -> None:
+        """Create the service home (owned by the service user), its socket and Redis dirs."""
+        try:
+            prepare_home(self.home, self.account)
+        except ServiceAccountError as error:
+            raise DataServiceError(str(error)) from None
+        for sub in (self._socket_dir(), self.home / "cache", self.home / "broker"):
+            sub.mkdir(exist_ok=True)
+            self.account.own(sub)
+
+    def remove(self) -> None:
+        """Stop every service and delete the service home (all data); safe to call twice."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
     def status(self) -> dict[str, int | None]:
         """Map each service to its running pid, or None."""
         return {name: self._running_pid(name) for name in SERVICES}
@@ -166,17 +199,17 @@ class DataServices:
         """The foreground command line of one service (what a process manager runs)."""
         if name in ("primary", "replica"):
             port = self.ports.primary if name == "primary" else self.ports.replica
-            return [str(PG_BIN / "postgres"), "-D", str(self._pg_dir(name)),
+            return [str(self.bindir / "postgres"), "-D", str(self._pg_dir(name)),
                     *self._pg_settings(port)]
         if name == "pgbouncer":
-            return [PGBOUNCER, str(self.state_dir / "pgbouncer" / "pgbouncer.ini")]
+            return [PGBOUNCER, str(self.home / "pgbouncer" / "pgbouncer.ini")]
         if name in ("cache", "broker"):
             return self._redis_args(name)
         raise DataServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
 
     def os_user(self, name: str) -> str | None:
         """The OS user a service must run as (Postgres and PgBouncer refuse root), or None."""
-        return PG_OS_USER if name in ("primary", "replica", "pgbouncer") else None
+        return self.account.user if name in SERVICES else None
 
     def initialized(self) -> bool:
         """True once both clusters exist on disk (initdb and the base backup are done)."""
@@ -233,7 +266,7 @@ class DataServices:
         """Resume WAL replay on the replica."""
         self.psql("replica", "SELECT pg_wal_replay_resume()")
 
-    def wait_replica_caught_up(self, timeout: float = 10.0) -> None:
+    def wait_replica_caught_up(self, timeout: float = 60.0) -> None:
         """Wait until the replica has replayed everything the primary has written."""
         # The insert position: with synchronous_commit off a commit may not be written yet.
         target = self.psql("primary", "SELECT pg_current_wal_insert_lsn()")
@@ -249,7 +282,7 @@ class DataServices:
         """Run one SQL statement as the superuser on `primary` or `replica`; return stdout."""
         port = self.ports.primary if server == "primary" else self.ports.replica
         out = _run(
-            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
              "-d", database, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
             f"psql on {server}",
         )
@@ -258,10 +291,10 @@ class DataServices:
     # ---- Postgres ---------------------------------------------------------------------
 
     def _pg_dir(self, name: str) -> Path:
-        return self.state_dir / name
+        return self.home / name
 
     def _socket_dir(self) -> Path:
-        return self.state_dir / "pgsock"
+        return self.home / "pgsock"
 
     def _pg_settings(self, port: int) -> list[str]:
         settings = {
@@ -283,16 +316,14 @@ class DataServices:
 
     def _start_primary(self) -> None:
         data = self._pg_dir("primary")
-        sock = self._socket_dir()
-        sock.mkdir(exist_ok=True)
-        shutil.chown(sock, PG_OS_USER, PG_OS_USER)
         fresh = not (data / "PG_VERSION").exists()
         if fresh:
             data.mkdir(exist_ok=True)
-            shutil.chown(data, PG_OS_USER, PG_OS_USER)
-            _run(["runuser", "-u", PG_OS_USER, "--", str(PG_BIN / "initdb"), "-D", str(data),
-                  "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-                  "--auth-local=trust", "--auth-host=scram-sha-256"], "initdb")
+            self.account.own(data)
+            self._run_as_service(
+                [str(self.bindir / "initdb"), "-D", str(data),
+                 "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+                 "--auth-local=trust", "--auth-host=scram-sha-256"], "initdb")
             hba = (
                 "local all all trust\n"
                 "host replication postgres 127.0.0.1/32 trust\n"
@@ -311,18 +342,19 @@ class DataServices:
         if not (data / "PG_VERSION").exists():
             data.mkdir(exist_ok=True)
             os.chmod(data, 0o700)
-            shutil.chown(data, PG_OS_USER, PG_OS_USER)
-            _run(["runuser", "-u", PG_OS_USER, "--", str(PG_BIN / "pg_basebackup"),
-                  "-h", "127.0.0.1", "-p", str(self.ports.primary), "-U", "postgres",
-                  "-D", str(data), "-R", "-X", "stream", "--no-sync", "-c", "fast"],
-                 "pg_basebackup")
+            self.account.own(data)
+            self._run_as_service(
+                [str(self.bindir / "pg_basebackup"),
+                 "-h", "127.0.0.1", "-p", str(self.ports.primary), "-U", "postgres",
+                 "-D", str(data), "-R", "-X", "stream", "--no-sync", "-c", "fast"],
+                "pg_basebackup")
         self._spawn_postgres("replica", self.ports.replica)
 
     def _spawn_postgres(self, name: str, port: int) -> None:
         data = self._pg_dir(name)
-        log = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            self.command(name), user=PG_OS_USER, group=PG_OS_USER, stdout=log, stderr=log,
+            self.command(name), **self._as_service(), stdout=log, stderr=log,
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=data,
         )
         log.close()
@@ -334,7 +366,7 @@ class DataServices:
     def _start_pgbouncer(self) -> None:
         self.write_pgbouncer_config()
         proc = subprocess.Popen(
-            self.command("pgbouncer"), user=PG_OS_USER, group=PG_OS_USER,
+            self.command("pgbouncer"), **self._as_service(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -343,9 +375,9 @@ class DataServices:
 
     def write_pgbouncer_config(self) -> None:
         """Write pgbouncer.ini and its auth file for the current ports."""
-        conf_dir = self.state_dir / "pgbouncer"
+        conf_dir = self.home / "pgbouncer"
         conf_dir.mkdir(exist_ok=True)
-        shutil.chown(conf_dir, PG_OS_USER, PG_OS_USER)  # PgBouncer refuses to run as root
+        self.account.own(conf_dir)  # PgBouncer writes its log here
         (conf_dir / "userlist.txt").write_text("".join(
             f'"{user}" "{password}"\n' for user, password in (
                 (APP_USER, APP_PASSWORD), (MIGRATE_USER, MIGRATE_PASSWORD),
@@ -365,6 +397,7 @@ unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {conf_dir / "userlist.txt"}
 pool_mode = transaction
+stats_users = {APP_USER}
 max_client_conn = 2000
 default_pool_size = 20
 ignore_startup_parameters = extra_float_digits
@@ -378,8 +411,8 @@ logfile = {conf_dir / "pgbouncer.log"}
     # ---- Redis ------------------------------------------------------------------------
 
     def _start_redis(self, name: str, port: int, policy: str) -> None:
-        (self.state_dir / name).mkdir(exist_ok=True)
-        proc = subprocess.Popen(self._redis_args(name), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(self._redis_args(name), **self._as_service(),
+                                stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         self._write_pid(name, proc.pid)
@@ -388,10 +421,10 @@ logfile = {conf_dir / "pgbouncer.log"}
     def _redis_args(self, name: str) -> list[str]:
         port = self.ports.cache if name == "cache" else self.ports.broker
         policy = "allkeys-lru" if name == "cache" else "noeviction"
-        data = self.state_dir / name
+        data = self.home / name
         args = [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
                 "--daemonize", "no", "--save", "", "--appendonly", "no",
-                "--maxmemory-policy", policy, "--logfile", str(self.state_dir / f"{name}.log")]
+                "--maxmemory-policy", policy, "--logfile", str(self.home / f"{name}.log")]
         if name == "cache":
             args += ["--maxmemory", self.cache_maxmemory]
         elif self.durable:
@@ -400,11 +433,25 @@ logfile = {conf_dir / "pgbouncer.log"}
 
     # ---- plumbing ---------------------------------------------------------------------
 
+    def _as_service(self) -> dict[str, Any]:
+        """Popen arguments that switch to the service user (none when it is the invoking one)."""
+        account = self.account
+        return {"user": account.uid, "group": account.gid, "extra_groups": []} \
+            if account.switches else {}
+
+    def _run_as_service(self, argv: list[str], what: str) -> str:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False,
+                                cwd=self.home, **self._as_service())
+        if result.returncode != 0:
+            raise DataServiceError(f"{what} failed ({result.returncode}): "
+                                   f"{result.stderr.strip()}")
+        return result.stdout
+
     def _url(self, port: int, db: str, user: str = APP_USER, password: str = APP_PASSWORD) -> str:
         return f"postgres://{user}:{password}@127.0.0.1:{port}/{db}"
 
     def _pidfile(self, name: str) -> Path:
-        return self.state_dir / f"{name}.pid"
+        return self.home / f"{name}.pid"
 
     def _write_pid(self, name: str, pid: int) -> None:
         self._pidfile(name).write_text(f"{pid}\n")
@@ -417,18 +464,25 @@ logfile = {conf_dir / "pgbouncer.log"}
         return pid if pid_alive(pid) else None
 
     def _wait(self, name: str, proc: subprocess.Popen[bytes], ready: object,
-              timeout: float = 30.0) -> None:
+              timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self._pidfile(name).unlink(missing_ok=True)
                 raise DataServiceError(f"{name} exited with {proc.returncode}; see "
-                                       f"{self.state_dir / (name + '.log')}")
+                                       f"{self.home / (name + '.log')}")
             if ready():  # type: ignore[operator]
                 return
             time.sleep(0.02)
         self.stop_service(name)
         raise DataServiceError(f"{name} not ready within {timeout}s")
+
+
+def _default_account() -> ServiceAccount:
+    try:
+        return service_account()
+    except ServiceAccountError as error:
+        raise DataServiceError(str(error)) from None
 
 
 def pid_alive(pid: int) -> bool:
@@ -489,9 +543,11 @@ def main() -> None:
     services = DataServices(state)
     try:
         services.start()
-        print(json.dumps({"seconds": round(time.monotonic() - started, 2), **services.urls()}))
+        print(json.dumps({"seconds": round(time.monotonic() - started, 2),
+                          "user": services.account.user, "home": str(services.home),
+                          **services.urls()}))
     finally:
-        services.stop()
+        services.remove()
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -80,13 +80,13 @@ def squawk(out: Path) -> subprocess.CompletedProcess:
 def lint(app_dir: Path) -> tuple[int, str]:
     """Exit status and what to print, for the migrations of the app in ``app_dir``."""
     state = Path(tempfile.mkdtemp(prefix="quintet-migration-lint-"))
-    services = DataServices(state)
+    services = DataServices(state / "services")  # removed below; the SQL under state stays
     try:
         services.start()
         out = state / "sql"
         checked = migration_sql(app_dir, services.direct_primary_url, out)
     finally:
-        services.stop()
+        services.remove()  # its data too (a dir of its own under /var/lib/quintet for root)
     try:
         report = [line for line in checked.stderr.splitlines()
                   if line.startswith(("migration check:", "CommandError:"))]

@@ -1,15 +1,17 @@
-"""nginx configuration for the local topology: the edge (cache) and the ALB (load balancer).
+"""nginx configuration for the local topology: the edge (cache), in front of the ALB (HAProxy).
 
-Two servers on 127.0.0.1, one upstream across the web processes:
+One server on 127.0.0.1 whose upstream is the ALB (local/haproxy.py):
 
 - edge (:base): what Cloudflare does in the cloud. Serves /static/ from the collected files,
   caches anonymous GET/HEAD responses exactly as their Cache-Control allows (the app marks
   anonymous HTML public with a short max-age and everything personal private/no-store), skips
-  the cache for requests carrying a session or read-your-writes cookie, and marks every answer
-  with `X-Cache-Status` (MISS, HIT, BYPASS, EXPIRED, STALE, UPDATING).
-- ALB (:base+1): load balancing only, no cache: the origin, for benchmarks and checks.
+  the cache for requests carrying a bypass cookie or using another method, answers 404 for the
+  private paths (the deep health report), and marks every answer with `X-Cache-Status` (MISS,
+  HIT, BYPASS, EXPIRED, STALE, UPDATING). The cookies, methods and paths come from the app's
+  edge contract (app_image/edge.json), the same file the Cloudflare rulesets are built from.
+  The ALB (:base+1, HAProxy) is the origin, for benchmarks, checks and monitors.
 
-Both forward `X-Forwarded-Proto: https`, as the ALB does after terminating TLS, so the app's
+It forwards `X-Forwarded-Proto: https`, as the ALB does after terminating TLS, so the app's
 production settings (secure cookies, HTTPS redirect) behave as behind the real edge.
 nginx runs in the foreground under the process manager with every path under the state dir.
 """
@@ -17,14 +19,23 @@ nginx runs in the foreground under the process manager with every path under the
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
+import re
 from pathlib import Path
 
 from local.topology import APP_DIR, Topology
 
-SESSION_COOKIES = ("sessionid", "q_rw")
-"""Cookies that make a request personal: Django's session and the app's read-your-writes pin."""
+EDGE_CONTRACT = APP_DIR / "edge.json"
+
+
+def edge_contract() -> dict[str, list[str]]:
+    """The app's edge contract: bypass cookie names, cacheable methods, private paths."""
+    data = json.loads(EDGE_CONTRACT.read_text())
+    return {"bypass_cookies": list(data["bypass_cookies"].values()),
+            "cacheable_methods": list(data["cacheable_methods"]),
+            "private_paths": list(data["private_paths"])}
 
 
 def nginx_prefix(topology: Topology) -> Path:
@@ -40,11 +51,12 @@ def nginx_command(topology: Topology) -> list[str]:
 
 
 def _user_line() -> str:
-    # Run as root, nginx switches its workers to `user`; Debian has no group "nobody".
+    # Run as root, nginx would switch its workers to `nobody`, who cannot enter a clone in a
+    # private dir (a home, `mktemp -d`: mode 0700) to read /static/ or write the edge cache under
+    # .local/. The workers stay the invoking user, as they do for anyone else; loopback only.
     if os.geteuid() != 0:
         return ""
-    nobody = pwd.getpwnam("nobody")
-    return f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
+    return f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
 
 
 def nginx_config(topology: Topology) -> str:
@@ -52,9 +64,12 @@ def nginx_config(topology: Topology) -> str:
     prefix = nginx_prefix(topology)
     logs = topology.log_dir
     static = APP_DIR / "staticfiles"
-    servers = "\n".join(f"        server 127.0.0.1:{topology.web_port(i)} max_fails=0;"
-                        for i in range(1, topology.web_processes + 1))
-    cookie_re = "|".join(SESSION_COOKIES)
+    contract = edge_contract()
+    cookie_re = "|".join(re.escape(name) for name in contract["bypass_cookies"])
+    methods = " ".join(contract["cacheable_methods"])
+    private = "\n".join(
+        f"        location = {path} {{ return 404; }}\n        location = {path}/ {{ return 404; }}"
+        for path in contract["private_paths"])
     proxy_common = """
             proxy_pass http://web;
             proxy_http_version 1.1;
@@ -91,21 +106,26 @@ http {{
     proxy_cache_path {prefix / "edge_cache"} levels=1:2 keys_zone=edge:10m max_size=256m
                      inactive=10m use_temp_path=off;
 
-    # A request with a session or read-your-writes cookie is personal: never served from or
-    # stored in the edge cache.
+    # A request with a bypass cookie (session, read-your-writes) is personal: never served from
+    # or stored in the edge cache.
     map $http_cookie $personal {{
         default 0;
         "~(^|;\\s*)({cookie_re})=" 1;
     }}
 
+    # The edge's origin is the ALB (HAProxy), as Cloudflare's is in the cloud.
     upstream web {{
-{servers}
+        server 127.0.0.1:{topology.alb_port} max_fails=0;
         keepalive 32;
+        keepalive_timeout 50s;  # under HAProxy's 60 s, so HAProxy never closes one in use
     }}
 
     server {{
         listen 127.0.0.1:{topology.edge_port};
         server_name _;
+
+        # Private paths (the deep health report): not for the public; the ALB port serves them.
+{private}
 
         location /static/ {{
             alias {static}/;
@@ -116,7 +136,7 @@ http {{
 
         location / {{{proxy_common}
             proxy_cache edge;
-            proxy_cache_methods GET HEAD;
+            proxy_cache_methods {methods};
             proxy_cache_key "$scheme$host$request_uri";
             proxy_cache_bypass $personal;
             proxy_no_cache $personal;
@@ -125,13 +145,6 @@ http {{
             proxy_cache_use_stale error timeout updating http_502 http_503 http_504;
             proxy_cache_background_update on;
             add_header X-Cache-Status $upstream_cache_status always;
-        }}
-    }}
-
-    server {{
-        listen 127.0.0.1:{topology.alb_port};
-        server_name _;
-        location / {{{proxy_common}
         }}
     }}
 }}

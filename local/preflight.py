@@ -11,11 +11,14 @@ from local.dataservices import PG_BIN, PGBOUNCER, REDIS_SERVER
 from local.topology import Topology
 
 BINARIES = {
-    "postgres": (str(PG_BIN / "postgres"), "postgresql (version 15)"),
-    "pg_basebackup": (str(PG_BIN / "pg_basebackup"), "postgresql (version 15)"),
+    # PG_BIN is the installed server found by local/pg_install.py (any major version).
+    "postgres": (str(PG_BIN / "postgres"), "postgresql"),
+    "pg_basebackup": (str(PG_BIN / "pg_basebackup"), "postgresql"),
     "pgbouncer": (PGBOUNCER, "pgbouncer"),
     "redis-server": (REDIS_SERVER, "redis-server"),
     "nginx": (shutil.which("nginx") or "/usr/sbin/nginx", "nginx"),
+    "prometheus": (shutil.which("prometheus") or "/usr/bin/prometheus", "prometheus"),
+    "haproxy": (shutil.which("haproxy") or "/usr/sbin/haproxy", "haproxy"),
 }
 
 

@@ -1,8 +1,14 @@
 """A tiny stub of the three third-party checks (sanctions, fraud, address). Stdlib only.
 
-Any request to /<name> answers JSON after `delay_ms`; names listed in `fail` answer 503.
-Change both at run time with `POST /_control?delay_ms=300&fail=fraud`. Used by the app tests
-and by the local topology (`python -m local.stub_upstream --port 9100 --delay-ms 300`).
+Any request to /<name> answers JSON after `delay_ms`; names listed in `fail` answer 503; names
+listed in `drip` send their headers at once, then one body byte every `drip_ms` for a long time
+(an upstream that keeps every per-read timeout happy and never finishes). Each call's name, start
+and end (time.monotonic) are kept in `calls_log`.
+Change delay and failures at run time with `POST /_control?delay_ms=300&fail=fraud`; its answer
+also gives `peak`, the most calls served at once since the last `reset=1` (how tests tell a
+concurrent fan-out from a sequential one without timing it). Used by
+the app tests and by the local topology
+(`python -m local.stub_upstream --port 9100 --delay-ms 300`).
 """
 
 from __future__ import annotations
@@ -25,13 +31,24 @@ class _StubServer(ThreadingHTTPServer):
 class StubUpstream:
     """A threaded HTTP stub on 127.0.0.1 with a configurable delay and failing names."""
 
-    def __init__(self, port: int = 0, delay_ms: int = 0, fail: frozenset[str] = frozenset()):
+    def __init__(self, port: int = 0, delay_ms: int = 0, fail: frozenset[str] = frozenset(),
+                 drip: frozenset[str] = frozenset(), drip_ms: int = 200):
         self.delay_ms = delay_ms
         self.fail = set(fail)
+        self.drip = set(drip)
+        self.drip_ms = drip_ms
         self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        self._count = threading.Lock()
+        self.calls_log: list[tuple[str, float, float]] = []
+        self.peers: set[tuple[str, int]] = set()
+        """Client (address, port) pairs seen: one per TCP connection, so reuse shows."""
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a shared client reuses its connections
+
             def do_GET(self) -> None:
                 self._answer()
 
@@ -48,14 +65,44 @@ class StubUpstream:
                     query = parse_qs(parts.query)
                     stub.delay_ms = int(query.get("delay_ms", [stub.delay_ms])[0])
                     stub.fail = {n for n in query.get("fail", [""])[0].split(",") if n}
-                    self._send(200, {"delay_ms": stub.delay_ms, "fail": sorted(stub.fail)})
+                    if query.get("reset"):
+                        stub.reset_peak()
+                    self._send(200, {"delay_ms": stub.delay_ms, "fail": sorted(stub.fail),
+                                     "peak": stub.peak})
                     return
-                stub.calls += 1
-                time.sleep(stub.delay_ms / 1000)
+                with stub._count:
+                    stub.calls += 1
+                    stub.in_flight += 1
+                    stub.peak = max(stub.peak, stub.in_flight)
+                started = time.monotonic()
+                try:
+                    if name in stub.drip:
+                        self._drip()
+                        return
+                    time.sleep(stub.delay_ms / 1000)
+                finally:
+                    with stub._count:
+                        stub.in_flight -= 1
                 if name in stub.fail:
                     self._send(503, {"service": name, "error": "stub failure"})
                 else:
                     self._send(200, {"service": name, "ok": True, "score": 0.1})
+                stub.calls_log.append((name, started, time.monotonic()))
+                stub.peers.add(self.client_address)
+
+            def _drip(self, length: int = 300) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(length))
+                    self.end_headers()
+                    self.wfile.flush()
+                    for _ in range(length):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(stub.drip_ms / 1000)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller's deadline cut it off: the point of dripping
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -75,6 +122,11 @@ class StubUpstream:
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self._thread: threading.Thread | None = None
+
+    def reset_peak(self) -> None:
+        """Start counting the most concurrent calls afresh."""
+        with self._count:
+            self.peak = self.in_flight
 
     def url(self, name: str) -> str:
         """The URL of the stub named `name`."""

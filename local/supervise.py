@@ -24,12 +24,23 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from local.dataservices import PG_BIN, pid_alive
+from local.dataservices import SERVICES as DATA_SERVICES
+from local.haproxy import haproxy_command, haproxy_write
 from local.nginx import nginx_command, nginx_write
-from local.topology import APP_DIR, ENTRYPOINT, ROOT, Process, Topology, TopologyError
+from local.prometheus import prometheus_command, prometheus_write
+from local.topology import (
+    APP_DIR,
+    ENTRYPOINT,
+    ROOT,
+    WORKER_STOP_WAIT_SECONDS,
+    Process,
+    Topology,
+    TopologyError,
+)
 
-PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 80}
+PRIORITY = {1: 10, 2: 20, 3: 30, 4: 50, 5: 70, 6: 80}
 """supervisord priority per stage: it stops the highest first, so nginx goes before Postgres."""
-STAGE_TIMEOUT = 90.0
+STAGE_TIMEOUT = 300.0
 HEARTBEAT_FILE = "quintet-worker-heartbeat"
 """The worker's heartbeat file name in its TMPDIR (app_image/config/worker_health.py)."""
 
@@ -69,15 +80,24 @@ def _python() -> str:
 def program_command(topology: Topology, process: Process) -> tuple[list[str], str | None]:
     """The command line of one program and the OS user it runs as (None: the caller's)."""
     services = topology.dataservices()
-    if process.name in ("primary", "replica", "pgbouncer", "cache", "broker"):
+    if process.name in DATA_SERVICES:
         return services.command(process.name), services.os_user(process.name)
     if process.name == "stub":
         return [_python(), "-m", "local.stub_upstream", "--port", str(topology.stub_port),
                 "--delay-ms", str(topology.upstream_delay_ms)], None
     if process.name == "nginx":
         return nginx_command(topology), None
+    if process.name == "prometheus":
+        return prometheus_command(topology), None
+    if process.name == "alb":
+        return haproxy_command(topology), None
     launch = [_python(), "-m", "local.launch", str(topology.app_env_file),
               f"TMPDIR={topology.tmp_dir(process.name)}"]
+    metrics = topology.metrics_port(process.name)
+    if metrics is not None:
+        launch.append(f"METRICS_PORT={metrics}")
+    if process.name == "flower":
+        return [*launch, f"PORT={process.port}", "--", str(ENTRYPOINT), "flower"], None
     if process.name.startswith("web-"):
         return [*launch, f"PORT={process.port}", "--", str(ENTRYPOINT), "web"], None
     if process.name.startswith("worker-"):
@@ -88,6 +108,14 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
     if process.name in ("beat", "relay"):
         return [*launch, "--", str(ENTRYPOINT), process.name], None
     raise TopologyError(f"no command for process {process.name!r}")
+
+
+def stop_wait_seconds(process: Process) -> int:
+    """Seconds supervisord waits after the stop signal before SIGKILL: a worker's warm shutdown
+    finishes its task (the queue's hard limit), everything else stops within 30 s."""
+    if process.name.startswith("worker-"):
+        return WORKER_STOP_WAIT_SECONDS[process.name.removeprefix("worker-")]
+    return 30
 
 
 def _quote(arg: str) -> str:
@@ -108,20 +136,25 @@ def supervisor_config(topology: Topology) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
         "[supervisorctl]", f"serverurl=unix://{supervisor_socket(topology)}", "",
     ]
-    for process in topology.processes():
+    services = topology.dataservices()
+    for process in [*topology.processes(), topology.surge_process()]:
         argv, user = program_command(topology, process)
         if any(a.startswith("TMPDIR=") for a in argv):
             topology.tmp_dir(process.name).mkdir(parents=True, exist_ok=True)
         postgres = process.name in ("primary", "replica")
+        # A data service may run as another user (root's `postgres`), who cannot enter a
+        # clone in a private dir: it starts in its own dir under the service home.
+        data_service = process.name in DATA_SERVICES
         lines += [
             f"[program:{process.name}]",
             "command=" + " ".join(_quote(a) for a in argv),
-            f"directory={topology.data_dir / process.name if postgres else ROOT}",
+            f"directory={services.home / process.name if data_service else ROOT}",
             f"priority={PRIORITY[process.stage]}",
             "autostart=false", "autorestart=unexpected", "startsecs=1", "startretries=0",
             # Postgres: SIGINT is its fast shutdown; the others stop on SIGTERM.
             f"stopsignal={'INT' if postgres else 'TERM'}",
-            "stopwaitsecs=30", "stopasgroup=true", "killasgroup=true",
+            f"stopwaitsecs={stop_wait_seconds(process)}", "stopasgroup=true",
+            "killasgroup=true",
             f"stdout_logfile={logs / (process.name + '.log')}", "redirect_stderr=true",
             "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=1",
         ]
@@ -154,6 +187,8 @@ class Supervisor:
         for folder in (topology.run_dir, topology.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         nginx_write(topology)
+        prometheus_write(topology)
+        haproxy_write(topology)
         supervisor_conf_path(topology).write_text(supervisor_config(topology))
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -164,7 +199,7 @@ class Supervisor:
         )
         if result.returncode != 0:
             raise TopologyError(f"supervisord did not start: {result.stderr.strip()}")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 self.rpc().supervisor.getState()
@@ -299,10 +334,14 @@ def healthy(topology: Topology, process: Process) -> bool:
     if name.startswith("web-"):
         return _http_ok(f"http://127.0.0.1:{port}/livez")
     if name == "nginx":
-        return _http_ok(f"{topology.url}/livez") and _http_ok(f"{topology.origin_url}/livez")
+        return _http_ok(f"{topology.url}/livez")
+    if name == "alb":
+        return _http_ok(f"{topology.origin_url}/livez")
     if name.startswith("worker-") or name in ("beat", "relay"):
         # beat touches the same file per tick, the relay per loop
         return worker_heartbeat_fresh(topology, name)
+    if name == "prometheus":
+        return _http_ok(f"{topology.prometheus_url}/-/ready")
     assert port is not None
     return tcp_open(port)
 
@@ -370,7 +409,7 @@ def migrate(topology: Topology) -> None:
             result = subprocess.run(
                 [_python(), "-m", "local.launch", str(topology.app_env_file), *extra,
                  f"DATABASE_MIGRATE_URL={services.migrate_url}", "--", str(ENTRYPOINT), step],
-                cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=300,
+                cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=900,
             )
         if result.returncode != 0:
             tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-8:])

@@ -4,12 +4,15 @@ Everything `make up` runs is named here once, in start order. The cloud roles ma
 processes as follows:
 
     Cloudflare (edge cache)  -> nginx :base      caches anonymous GETs, marks X-Cache-Status
-    ALB                      -> nginx :base+1    load-balances, no cache (the origin)
+    ALB                      -> HAProxy :base+1  load-balances, no cache (the origin); targets
+                                                 change at run time (local/haproxy.py)
     EKS web pool             -> web-1..N         `entrypoint.sh web`, one uvicorn each
     worker pools, beat       -> worker-*, beat   `entrypoint.sh worker <queue>`, `beat`
     outbox relay             -> relay            `entrypoint.sh relay`
     RDS, ElastiCache         -> primary, replica, pgbouncer, cache, broker (local/dataservices)
     third-party APIs         -> stub             local/stub_upstream
+    kube-prometheus-stack    -> prometheus        Debian's prometheus, the kit's rule file
+    Flower (port-forward)    -> flower            basic auth from the state dir
 
 The app's environment is built from app_image/environment.json (the contract): every variable
 in it gets a local value or its documented default, and nothing outside it is passed, except the
@@ -36,6 +39,10 @@ DEFAULT_STATE_DIR = ROOT / ".local"
 DEFAULT_BASE_PORT = 18000
 DEFAULT_WEB_PROCESSES = 2
 WORKER_QUEUES = ("default", "priority", "low")
+WORKER_STOP_WAIT_SECONDS = {"default": 75, "priority": 60, "low": 390}
+"""How long a worker may take to stop (a warm shutdown finishes its task): the queue's hard time
+limit (app_image/config/settings/celery.py) plus a margin, as terminationGracePeriodSeconds is
+in the cloud. tests/e2e/test_rollout.py holds it to the app's limits."""
 PROCESS_BASE = ("PATH", "HOME", "LANG", "TMPDIR")
 """OS variables an app process gets besides the contract (not app configuration). TMPDIR is
 per process: a worker keeps its heartbeat file in the temp dir, one per container in the cloud."""
@@ -86,8 +93,37 @@ class Topology:
 
     @property
     def alb_port(self) -> int:
-        """nginx playing the ALB (load balancing only): the origin."""
+        """HAProxy playing the ALB (load balancing only): the origin."""
         return self.base_port + 1
+
+    @property
+    def prometheus_port(self) -> int:
+        """Prometheus (scrapes every app process; the SLO table reads it)."""
+        return self.base_port + 20
+
+    @property
+    def prometheus_url(self) -> str:
+        """Prometheus's HTTP API."""
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def flower_port(self) -> int:
+        """Flower (basic auth)."""
+        return self.base_port + 21
+
+    def metrics_port(self, name: str) -> int | None:
+        """The METRICS_PORT of app process `name` (None: it has none)."""
+        if name == "web-surge":
+            return self.base_port + 57  # after the 16 web processes' ports
+        if name.startswith("web-"):
+            return self.base_port + 40 + int(name.removeprefix("web-"))
+        if name.startswith("worker-"):
+            return self.base_port + 60 + WORKER_QUEUES.index(name.removeprefix("worker-"))
+        if name == "beat":
+            return self.base_port + 60 + len(WORKER_QUEUES)
+        if name == "relay":
+            return self.base_port + 61 + len(WORKER_QUEUES)
+        return None
 
     @property
     def stub_port(self) -> int:
@@ -97,6 +133,15 @@ class Topology:
     def web_port(self, index: int) -> int:
         """Port of web process `index` (1-based)."""
         return self.base_port + 10 + index
+
+    @property
+    def surge_port(self) -> int:
+        """The rollout's extra web process (maxSurge 1), up only while one web process rolls."""
+        return self.base_port + 27
+
+    def surge_process(self) -> Process:
+        """The rollout's surge web process: in supervisord's config, never started by `up`."""
+        return Process("web-surge", 4, self.surge_port, "rollout surge (maxSurge 1)")
 
     @property
     def data_ports(self) -> Ports:
@@ -162,13 +207,21 @@ class Topology:
         procs += [Process(f"worker-{q}", 4, None, f"Celery {q} pool") for q in WORKER_QUEUES]
         procs.append(Process("beat", 4, None, "Celery beat"))
         procs.append(Process("relay", 4, None, "outbox relay"))
-        procs.append(Process("nginx", 5, self.edge_port, f"edge + ALB (:{self.alb_port})"))
+        procs.append(Process("flower", 4, self.flower_port, "Flower (basic auth)"))
+        procs.append(Process("alb", 5, self.alb_port, "ALB (HAProxy)"))
+        procs.append(Process("nginx", 6, self.edge_port, "edge (Cloudflare's cache)"))
+        procs.append(Process("prometheus", 6, self.prometheus_port,
+                             "kube-prometheus-stack (rules, SLOs)"))
         return procs
 
     def ports(self) -> dict[int, str]:
         """Every port the topology listens on, to the process owning it."""
         owned = {p.port: p.name for p in self.processes() if p.port is not None}
-        owned[self.alb_port] = "nginx"
+        owned[self.surge_port] = "web-surge"
+        for process in self.processes():
+            metrics = self.metrics_port(process.name)
+            if metrics is not None:
+                owned[metrics] = f"{process.name} metrics"
         return owned
 
     # ---- the app's environment ------------------------------------------------------
@@ -182,6 +235,15 @@ class Topology:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def flower_basic_auth(self) -> str:
+        """Flower's `user:password`: made once, kept in the state dir (0600)."""
+        path = self.state_dir / "flower_password"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(18))
+            path.chmod(0o600)
+        return f"admin:{path.read_text().strip()}"
+
     def local_values(self) -> dict[str, str]:
         """The local topology's value of each contract variable it knows."""
         stub = f"http://127.0.0.1:{self.stub_port}"
@@ -192,6 +254,13 @@ class Topology:
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "1",
             "LOG_LEVEL": "INFO",
+            # nginx (the edge and the ALB) is on loopback: the only proxy whose
+            # X-Forwarded-* headers are believed.
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            # Local mode: webhook endpoints may be plain-HTTP loopback receivers.
+            "WEBHOOKS_ALLOW_LOOPBACK": "true",
+            "FLOWER_BASIC_AUTH": self.flower_basic_auth(),
+            "METRICS_PORT": "0",  # each app process gets its own (local.supervise)
         }
         values |= {f"UPSTREAM_{n.upper()}_URL": f"{stub}/{n}" for n in UPSTREAM_NAMES}
         return values | self.extra

@@ -79,7 +79,7 @@ def write_diagram(stack: str) -> Path:
 
     DIAGRAM_DIR.mkdir(parents=True, exist_ok=True)
     dot_path = DIAGRAM_DIR / f"{stack}.dot"
-    dot_path.write_text(render_dot(plan_stack(stack)))
+    dot_path.write_text(render_dot(plan_stack(stack, steady_state=True)))
     dot = shutil.which("dot")
     if dot is None:
         raise SystemExit("quintet: Graphviz is missing: apt-get install graphviz (make bootstrap)")

@@ -40,6 +40,7 @@ class RecordedResource:
     custom: bool
     outputs: dict[str, Any] = field(default_factory=dict)
     ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def masked_inputs(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class ProgramRun:
     stack: str
     resources: list[RecordedResource]
     invokes: list[RecordedInvoke]
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         """Resources of one type token, e.g. ``aws:ec2/subnet:Subnet``."""
@@ -177,6 +179,9 @@ COMPUTED: dict[str, ComputedFn] = {
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda a, region: _replication_group(
         a, region
     ),
+    "random:index/randomId:RandomId": lambda a, region: {
+        "hex": "0f1e2d3c4b5a6978"[: 2 * int(a.inputs.get("byteLength", 4))],
+    },
     # A deterministic stand-in for the generated value (the real one is random and secret).
     "random:index/randomPassword:RandomPassword": lambda a, region: {
         "result": f"mock-{a.name}-" + "x" * max(0, int(a.inputs.get("length", 16)) - 10),
@@ -314,6 +319,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom,
                 outputs=dict(self.resources[response.urn].state),
                 ignore_changes=list(request.ignoreChanges),
+                custom_timeouts={
+                    key: value
+                    for key in ("create", "update", "delete")
+                    if (value := getattr(request.customTimeouts, key))
+                },
             )
         )
         return response
@@ -351,9 +361,17 @@ def run_program(
     pulumi_settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     _sync_await(run_pulumi_func(program))
+    # What `pulumi up` prints at its end: the root stack's exports, resolved.
+    root = pulumi_settings.get_root_resource()
+    stack_outputs = {
+        name: _sync_await(pulumi.Output.from_input(value).future())
+        for name, value in (getattr(root, "outputs", None) or {}).items()
+    }
     stack_urns = {r.urn for r in monitor.recorded}
     for r in monitor.recorded:
         if r.parent not in stack_urns:
             r.parent = None  # the root stack resource
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
-    return ProgramRun(stack=stack, resources=resources, invokes=invokes)
+    return ProgramRun(
+        stack=stack, resources=resources, invokes=invokes, stack_outputs=stack_outputs
+    )

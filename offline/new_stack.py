@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from offline.stack_files import ROOT, available_stacks
+from offline.stack_files import ROOT, available_stacks, engine_string
 from stacks.settings.model import TIERS
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
@@ -43,12 +43,31 @@ class ForkError(ValueError):
     """A fork that cannot be written; the text says why and what is allowed."""
 
 
-def _line(key: str, value: Any) -> str:
+def _line(key: str, value: Any, placeholder: str | None = None) -> str:
     dumped = yaml.safe_dump(value, default_flow_style=True, width=200).strip()
     text = f"{key}: {dumped.removesuffix(chr(10) + '...').strip()}"
-    if key in MUST_REVIEW:
+    if placeholder:
+        text += "  # PLACEHOLDER: pulumi preview/up refuse it until set"
+    elif key in MUST_REVIEW:
         text += f"  # TODO: {MUST_REVIEW[key]}"
     return f"  {text}"
+
+
+def fork_placeholders(config: dict[str, Any]) -> list[str]:
+    """The placeholder lines (key, value, what to set) of a fork's config, defaults included."""
+    from stacks.placeholders import placeholder_problems  # late: imports the providers
+    from stacks.settings import load_settings
+
+    raw = {k: engine_string(v) for k, v in config.items() if not isinstance(v, dict)}
+    return placeholder_problems(load_settings(raw))
+
+
+def name_problems(name: str) -> list[str]:
+    """The AWS names the stack would derive that AWS refuses (stack_name_problems)."""
+    from stacks.names import stack_name_problems  # late: imports the providers
+    from stacks.settings import Settings
+
+    return stack_name_problems(name, Settings())
 
 
 def fork_text(name: str, source: str, root: Path = ROOT) -> str:
@@ -71,16 +90,22 @@ def fork_text(name: str, source: str, root: Path = ROOT) -> str:
         "# placeholders a team must still decide; the stack plans offline as it is.",
         "config:",
     ]
+    placeholders = fork_placeholders(config)
+    placeholder_keys = {p.split(": ", 1)[0] for p in placeholders}
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             lines.append(
                 f"  # TODO: {key} is a secret: pulumi config set --secret {key} <value>"
             )
             continue
-        lines.append(_line(key, value))
+        lines.append(_line(key, value, key if key in placeholder_keys else None))
     for key in MUST_REVIEW:
         if key not in config and key in ("aws:region", "quintet:vpcCidr", "quintet:domain"):
             lines.append(f"  # TODO: consider {key} ({MUST_REVIEW[key]})")
+    unset = [p for p in placeholders if p.split(": ", 1)[0] not in config]
+    if unset:
+        lines.append("  # PLACEHOLDER defaults (pulumi preview/up refuse them until set):")
+        lines += [f"  #   {p}" for p in unset]
     return "\n".join(lines) + "\n"
 
 
@@ -91,6 +116,9 @@ def new_stack(name: str, source: str, root: Path = ROOT) -> Path:
             f"NAME={name!r} is not allowed; use 2-31 lower-case letters, digits or dashes, "
             "starting with a letter"
         )
+    too_long = name_problems(name)
+    if too_long:
+        raise ForkError("\n".join(too_long))
     target = root / f"Pulumi.{name}.yaml"
     if target.exists():
         raise ForkError(f"{target.name} already exists; pick another NAME or edit that file")
@@ -125,7 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quintet: {bad}", file=sys.stderr)
         return 2
     print(f"wrote {path.name}; next: make plan STACK={args.name}")
+    marked = [line for line in path.read_text().splitlines() if "PLACEHOLDER" in line]
+    if marked:
+        print("placeholders to set before a real deploy (marked PLACEHOLDER in the file):")
+        print("\n".join(fork_placeholders(_config_of(path))))
     return 0
+
+
+def _config_of(path: Path) -> dict[str, Any]:
+    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
 
 
 if __name__ == "__main__":

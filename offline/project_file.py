@@ -18,6 +18,7 @@ import yaml
 
 from offline.generated import write_or_check
 from offline.stack_files import PROJECT_FILE
+from stacks.settings.load import RELEASE_PINS
 from stacks.settings.presets import TIER_PRESETS
 from stacks.settings.schema import Leaf, leaves
 
@@ -27,8 +28,8 @@ HEADER = """\
 # The config block below is generated from stacks/settings/model.py
 # (`.venv/bin/python -m offline.project_file --write`); a test fails when it is stale.
 # Keys with one default for every tier carry it as `default`. Keys whose default depends on the
-# tier carry no `default` (the CLI would apply it over the tier preset) and are listed under
-# `template.config` with their per-tier defaults instead; the program validates every key.
+# tier or on kubernetesVersion carry no `default` (the CLI would apply it over the preset or the
+# version's pins) and are listed under `template.config` instead; the program validates every key.
 """
 
 
@@ -53,7 +54,14 @@ def project_document() -> dict[str, Any]:
     for leaf in leaves():
         defaults = tier_defaults(leaf)
         distinct = {repr(v) for v in defaults.values()}
-        if len(distinct) == 1:
+        if leaf.key in RELEASE_PINS:
+            # Its default follows kubernetesVersion: a fixed default would pin every stack.
+            per_tier[leaf.full_key] = {
+                "description": f"({leaf.type_name}) {leaf.spec.description} Default: the "
+                "kubernetesVersion's row of components/eks_releases.py "
+                f"({leaf.default} for the default version).",
+            }
+        elif len(distinct) == 1:
             fixed[leaf.key] = {**_schema(leaf), "default": leaf.default}
         else:
             shown = ", ".join(f"{tier}={value}" for tier, value in defaults.items())

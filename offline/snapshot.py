@@ -109,20 +109,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def reboot_notices(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Static RDS parameters the change touches: applied only when each instance reboots."""
+    from offline.provider_rules import pending_reboot_parameters
+
+    before = pending_reboot_parameters(old["resources"])
+    lines = []
+    for group, params in pending_reboot_parameters(new["resources"]).items():
+        for name, value in sorted(params.items()):
+            was = before.get(group, {}).get(name)
+            if was is not None and was != value:
+                lines.append(
+                    f"! reboot needed: {group}: {name} {was} -> {value} is static "
+                    "(pending-reboot); `pulumi up` stores it, each instance applies it only when "
+                    "rebooted (docs/runbook.md: connection budget)"
+                )
+    return lines
+
+
 def _run(args: argparse.Namespace) -> int:
     from offline.plan import plan_document, plan_stack  # late: provider imports are slow
 
     if args.write:
         SNAPSHOT_DIR.mkdir(exist_ok=True)
         for stack in args.write:
-            doc = plan_document(plan_stack(stack))
+            doc = plan_document(plan_stack(stack, steady_state=True))
             snapshot_path(stack).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
             print(f"wrote {snapshot_path(stack).relative_to(SNAPSHOT_DIR.parent)}")
         return 0
     if args.diff:
         path = snapshot_path(args.diff)
         old = json.loads(path.read_text()) if path.exists() else {"resources": []}
-        new = plan_document(plan_stack(args.diff))
+        new = plan_document(plan_stack(args.diff, steady_state=True))
         from offline.cost.delta import cost_delta_lines
 
         lines = diff_plans(old, new)
@@ -131,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
               f"(against {path.name})")
         print("\n".join(lines) if lines else "no changes")
         print("\n".join(cost))
+        for line in reboot_notices(old, new):
+            print(line)
         return 0
     print("usage: python -m offline.snapshot --write STACK... | --diff STACK", file=sys.stderr)
     return 2

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from components.eks_releases import release_of
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 WEB_PORTS = (80, 443)
@@ -44,11 +47,16 @@ class Violation:
 
 @dataclass(frozen=True)
 class Rule:
-    """A named guardrail."""
+    """A named guardrail; a ``dated`` one also takes today's date (tests pass a fixed one)."""
 
     name: str
     description: str
-    check: Callable[[list[Resource]], list[Violation]]
+    check: Callable[..., list[Violation]]
+    dated: bool = False
+
+    def run(self, resources: list[Resource], today: date) -> list[Violation]:
+        """The rule's violations on a stack, as of ``today``."""
+        return self.check(resources, today) if self.dated else self.check(resources)
 
 
 def _of(resources: Iterable[Resource], *types: str) -> list[Resource]:
@@ -215,6 +223,25 @@ def alb_listeners_https_or_redirect(resources: list[Resource]) -> list[Violation
     return found
 
 
+def eks_version_in_standard_support(resources: list[Resource], today: date) -> list[Violation]:
+    """EKS clusters run a version the kit knows, still in EKS standard support on ``today``."""
+    found = []
+    for cluster in _of(resources, "aws:eks/cluster:Cluster"):
+        version = str(cluster.props.get("version"))
+        release = release_of(version)
+        if release is None:
+            found.append(Violation(
+                cluster.urn, f"{cluster.name}: Kubernetes {version} is not in the kit's EKS table"
+            ))
+        elif today >= release.end_of_standard_support:
+            found.append(Violation(
+                cluster.urn,
+                f"{cluster.name}: Kubernetes {version} left EKS standard support on "
+                f"{release.end_of_standard_support.isoformat()}; upgrade (docs/runbook.md)",
+            ))
+    return found
+
+
 RULES: tuple[Rule, ...] = (
     Rule("rds-encrypted-private", "RDS storage encrypted, not public", rds_encrypted_and_private),
     Rule(
@@ -247,9 +274,16 @@ RULES: tuple[Rule, ...] = (
         "ALB listeners serve HTTPS or redirect to it",
         alb_listeners_https_or_redirect,
     ),
+    Rule(
+        "eks-standard-support",
+        "EKS runs a Kubernetes version still in standard support (the kit's EKS calendar)",
+        eks_version_in_standard_support,
+        dated=True,
+    ),
 )
 
 
-def check_all(resources: list[Resource]) -> dict[str, list[Violation]]:
-    """Runs every rule; the violations by rule name."""
-    return {rule.name: rule.check(resources) for rule in RULES}
+def check_all(resources: list[Resource], today: date | None = None) -> dict[str, list[Violation]]:
+    """Runs every rule as of ``today`` (default: the real date); the violations by rule name."""
+    when = today or date.today()
+    return {rule.name: rule.run(resources, when) for rule in RULES}

@@ -33,7 +33,8 @@ OPEN_INTERNET = "0.0.0.0/0"
 POOLS = ("system", "web", "workers")
 TAINTED_POOLS = ("workers",)
 """Pools whose nodes only take pods that tolerate them: Celery workers stay off web nodes."""
-READINESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
+"""The ALB target check: this pod can serve (docs/app.md, "Probes"); never the deep report."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,20 @@ def node_pools(settings: Settings) -> list[NodePool]:
             )
         )
     return pools
+
+
+DEREGISTRATION_MARGIN_SECONDS = 5
+"""How much sooner the ALB gives up on a deregistering target than the pod's preStop ends."""
+
+
+def deregistration_delay_seconds(settings: Settings) -> int:
+    """The target group's deregistration delay, derived from the web pods' preStop sleep.
+
+    A terminating pod sleeps in preStop while the LB controller deregisters it and the ALB
+    finishes the requests it sent; the ALB must be done with the target (this delay) before
+    the pod gets SIGTERM, so the delay stays below the sleep (docs/workloads.md, the timeline).
+    """
+    return max(0, settings.workloads.web_pre_stop_sleep_seconds - DEREGISTRATION_MARGIN_SECONDS)
 
 
 def _edge_module(settings: Settings) -> ModuleType | None:
@@ -118,6 +133,7 @@ def build_compute_edge(
                 metrics_server=c.chart_metrics_server_version,
                 keda=c.chart_keda_version,
                 cluster_autoscaler=c.chart_cluster_autoscaler_version,
+                kube_prometheus_stack=c.chart_kube_prometheus_stack_version,
             ),
             autoscaler_image_tag=c.cluster_autoscaler_image_tag,
             ready=cluster.ready,
@@ -154,6 +170,7 @@ def build_compute_edge(
             ),
             target_port=APP_PORT,
             health_check_path=READINESS_PATH,
+            deregistration_delay=deregistration_delay_seconds(settings),
             deletion_protection=settings.tier == "prod",
             origin_lock=origin_lock,
         ),
@@ -169,7 +186,6 @@ def build_compute_edge(
                 origin_hostname=load_balancer.alb_dns_name,
                 proxied=edge_settings.enabled,
                 manage_zone=edge_settings.enabled,
-                session_cookie=edge_settings.session_cookie,
                 static_path_prefix=edge_settings.static_path_prefix,
             ),
         )

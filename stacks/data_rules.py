@@ -64,6 +64,12 @@ def data_tier_problems(settings: Settings) -> list[str]:
             f"{_key('cacheShareOneGroup')}: true is not allowed in the {settings.tier} tier; "
             "only dev may share one Redis group between cache and broker"
         )
+    if db.replicas > 0 and db.backup_retention_days == 0:
+        problems.append(
+            f"{_key('dbBackupRetentionDays')}: 0 is not allowed with {_key('dbReplicas')} = "
+            f"{db.replicas}; RDS creates read replicas only from a source with automated "
+            "backups, so keep at least 1 day"
+        )
     if settings.tier == "prod":
         if db.backup_retention_days < PROD_MIN_BACKUP_DAYS:
             problems.append(

@@ -9,6 +9,7 @@ from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
 from stacks.compute_edge import build_compute_edge, export_compute_edge
 from stacks.data_tier import build_data_tier, export_data_tier
+from stacks.image import export_first_deploy, names_an_image
 from stacks.settings import Settings
 from stacks.workloads import build_workloads_tier
 
@@ -59,9 +60,6 @@ def build_reference_stack(
         settings, network, prefix=prefix, region=region, aws_provider=aws_provider,
         aws_profile=aws_profile,
     )
-    workloads = build_workloads_tier(
-        settings, stack=stack, registry=registry, data=data, compute=compute
-    )
 
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("availability_zones", network.availability_zones)
@@ -69,8 +67,17 @@ def build_reference_stack(
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
     pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
     pulumi.export("ecr_repository_url", registry.repository_url)
-    pulumi.export("image_tag", settings.image.tag)
-    pulumi.export("workloads_namespace", workloads.namespace)
-    pulumi.export("workloads_migrations_job_name", workloads.migrations_job_name)
     export_data_tier(data)
     export_compute_edge(compute, settings)
+    if not names_an_image(settings):
+        # First deploy: the registry is empty, so a Job or Deployment would wait on an image
+        # that does not exist (ImagePullBackOff until Pulumi's await gives up).
+        export_first_deploy(registry.repository_url, region, aws_profile)
+        return
+    workloads = build_workloads_tier(
+        settings, stack=stack, registry=registry, data=data, compute=compute
+    )
+    pulumi.export("image_tag", settings.image.tag)
+    pulumi.export("image_digest", settings.image.digest)
+    pulumi.export("workloads_namespace", workloads.namespace)
+    pulumi.export("workloads_migrations_job_name", workloads.migrations_job_name)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pulumi
-
 from components.subnets import plan_subnets
 from k8s.spec import QueueSpec, Resources, Runtime, SecretValues, WorkloadSpec
+from stacks.image import OFFLINE_IMAGE_TAG, image_reference
 from stacks.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,7 +79,11 @@ def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
 def render_runtime(settings: Settings, stack: str, region: str) -> Runtime:
     """Placeholder runtime values for rendering: reserved ``.invalid`` names, a zero account."""
     return Runtime(
-        image=f"registry.invalid/quintet-{stack}:{settings.image.tag}",
+        image=image_reference(
+            f"registry.invalid/quintet-{stack}",
+            settings.image.tag or (OFFLINE_IMAGE_TAG if not settings.image.digest else ""),
+            settings.image.digest,
+        ),
         database_host="primary.database.invalid",
         database_replica_hosts=tuple(
             f"replica-{i}.database.invalid" for i in range(settings.database.replicas)
@@ -104,6 +107,8 @@ def render_secrets() -> SecretValues:
         database_migrate_password=RENDER_SECRET,
         database_readonly_password=RENDER_SECRET,
         database_master_password=RENDER_SECRET,
+        flower_basic_auth=RENDER_SECRET,
+        sentry_dsn=RENDER_SECRET,
     )
 
 
@@ -128,13 +133,16 @@ def build_workloads_tier(
         role: random.RandomPassword(f"database-{role}-password", length=40, special=False).result
         for role in ("app", "migrate", "readonly")
     }
+    flower_password = random.RandomPassword("flower-password", length=32, special=False)
     replicas = database.replica_addresses
     return Workloads(
         "workloads",
         WorkloadsArgs(
             spec=spec,
             provider=compute.cluster.kubernetes_provider,
-            image=pulumi.Output.concat(registry.repository_url, ":", settings.image.tag),
+            image=registry.repository_url.apply(
+                lambda url: image_reference(url, settings.image.tag, settings.image.digest)
+            ),
             database_host=database.writer_address,
             database_replica_hosts=[
                 replicas.apply(lambda hosts, i=i: hosts[i]) for i in range(spec.replica_count)
@@ -149,6 +157,7 @@ def build_workloads_tier(
             database_migrate_password=role_passwords["migrate"],
             database_readonly_password=role_passwords["readonly"],
             database_master_password=database.master_password,
+            flower_basic_auth=flower_password.result.apply(lambda p: f"admin:{p}"),
             depends_on=[compute.software],
         ),
     )

@@ -60,12 +60,15 @@ def checkout_prepare_sync(
     return CheckoutPreparation(checks)
 
 
-def order_create(*, idempotency_key: str, email: str, amount_cents: int) -> Order:
-    """Place an order; a second call with the same key returns the first order."""
+def order_create(
+    *, customer_id: int, idempotency_key: str, email: str, amount_cents: int
+) -> Order:
+    """Place a customer's order; a second call with the same key returns the first order."""
     try:
         with transaction.atomic():
             order = Order.objects.create(
-                idempotency_key=idempotency_key, email=email, amount_cents=amount_cents
+                customer_id=customer_id, idempotency_key=idempotency_key, email=email,
+                amount_cents=amount_cents,
             )
             # Subscribers hear of the order once it is committed (the default queue).
             webhook_event_publish(event="order.placed", event_id=f"order:{order.pk}",
@@ -73,4 +76,4 @@ def order_create(*, idempotency_key: str, email: str, amount_cents: int) -> Orde
             return order
     except IntegrityError:
         with pin_to_primary():
-            return Order.objects.get(idempotency_key=idempotency_key)
+            return Order.objects.get(customer_id=customer_id, idempotency_key=idempotency_key)

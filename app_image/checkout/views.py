@@ -1,4 +1,9 @@
-"""Checkout's HTTP adapters (JSON APIs)."""
+"""Checkout's HTTP adapters (JSON APIs).
+
+Placing an order needs a customer (`checkout.add_order`) and an Idempotency-Key. Preparing a
+checkout writes nothing and stays open (plain async views: DRF has no async views); its input
+goes through the same serializer, so bad input is a 400 naming the field there too.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +14,48 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from checkout.services import checkout_prepare_async, checkout_prepare_sync, order_create
+from core.api import ERROR_BAD_JSON, ERROR_CONTENT_TYPE, ERROR_INVALID, JSON, JsonApi
+from core.auth import permission_required
 from core.idempotency import HEADER, idempotent
 
-ERROR_BAD_INPUT = "expected JSON {email, amount_cents}"
+AMOUNT_MAX_CENTS = 2_147_483_647  # the column is a Postgres integer
 
 
-def _input(request: HttpRequest) -> tuple[str, int] | None:
+class OrderInputSerializer(serializers.Serializer):
+    """An order's (and a checkout preparation's) input."""
+
+    email = serializers.EmailField(max_length=254)
+    amount_cents = serializers.IntegerField(min_value=1, max_value=AMOUNT_MAX_CENTS)
+
+
+def _prepare_input(request: HttpRequest) -> tuple[str, int] | JsonResponse:
+    if request.content_type != JSON:
+        return JsonResponse({"error": ERROR_CONTENT_TYPE}, status=415)
     try:
-        data: dict[str, Any] = json.loads(request.body)
-        email, amount = str(data["email"]), int(data["amount_cents"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    return (email, amount) if "@" in email and amount > 0 else None
+        data: Any = json.loads(request.body)
+    except ValueError:
+        return JsonResponse({"error": ERROR_BAD_JSON}, status=400)
+    serializer = OrderInputSerializer(data=data)
+    if not serializer.is_valid():
+        return JsonResponse({"error": ERROR_INVALID, "fields": serializer.errors}, status=400)
+    return serializer.validated_data["email"], serializer.validated_data["amount_cents"]
 
 
+# Anonymous and cookie-free: nothing here acts on a session, so CSRF has nothing to protect.
 @method_decorator(csrf_exempt, name="dispatch")
 class CheckoutPrepareApi(View):
     """Prepare a checkout: three checks fanned out concurrently (async view)."""
 
     async def post(self, request: HttpRequest) -> JsonResponse:
         """Answer the checks, partial when one failed."""
-        parsed = _input(request)
-        if parsed is None:
-            return JsonResponse({"error": ERROR_BAD_INPUT}, status=400)
+        parsed = _prepare_input(request)
+        if isinstance(parsed, JsonResponse):
+            return parsed
         preparation = await checkout_prepare_async(email=parsed[0], amount_cents=parsed[1])
         return JsonResponse(preparation.as_dict())
 
@@ -44,23 +66,24 @@ class CheckoutPrepareSyncApi(View):
 
     def post(self, request: HttpRequest) -> JsonResponse:
         """Answer the checks, partial when one failed."""
-        parsed = _input(request)
-        if parsed is None:
-            return JsonResponse({"error": ERROR_BAD_INPUT}, status=400)
+        parsed = _prepare_input(request)
+        if isinstance(parsed, JsonResponse):
+            return parsed
         preparation = checkout_prepare_sync(email=parsed[0], amount_cents=parsed[1])
         return JsonResponse(preparation.as_dict())
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class OrderCreateApi(View):
-    """Place an order; requires an Idempotency-Key."""
+class OrderCreateApi(JsonApi):
+    """Place an order (customers only); requires an Idempotency-Key."""
 
-    @method_decorator(idempotent(scope="order-create"))
-    def post(self, request: HttpRequest) -> JsonResponse:
+    permission_classes = [permission_required("checkout.add_order")]
+
+    @idempotent(scope="order-create")
+    def post(self, request: Request) -> Response:
         """201 with the order id."""
-        parsed = _input(request)
-        if parsed is None:
-            return JsonResponse({"error": ERROR_BAD_INPUT}, status=400)
-        order = order_create(idempotency_key=request.headers[HEADER], email=parsed[0],
-                             amount_cents=parsed[1])
-        return JsonResponse({"id": order.pk, "status": order.status}, status=201)
+        serializer = OrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = order_create(customer_id=request.user.pk,
+                             idempotency_key=request.headers[HEADER].strip(),
+                             **serializer.validated_data)
+        return Response({"id": order.pk, "status": order.status}, status=201)

@@ -20,7 +20,10 @@ from celery.exceptions import ImproperlyConfigured
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from config import deliveries, queue_age
+from config import deliveries, metrics, queue_age
+from config.metrics_server import metrics_serve
+from config.pgbouncer_metrics import PgBouncerCollector
+from config.queue_metrics import QueueLengthCollector
 from config.settings.celery import celery_transport_options
 from config.worker_health import heartbeat_path
 
@@ -45,14 +48,21 @@ app.autodiscover_tasks()
 log = structlog.get_logger("quintet.tasks")
 
 ENQUEUED_AT_HEADER = "enqueued_at"
+_started: dict[str, float] = {}
+"""perf_counter at task_prerun, by task id (popped at task_postrun): the runtime histogram."""
+
+
+def task_queue(request: Any) -> str:
+    """The queue a task's message came from (its routing key), `unknown` when run eagerly."""
+    return (getattr(request, "delivery_info", None) or {}).get("routing_key") or "unknown"
 
 
 class TaskDeadLettered(Exception):
     """The attempt was delivered more often than CELERY_MAX_DELIVERIES (it kills its worker)."""
 
 
-def task_queue(name: str) -> str:
-    """The queue a task is routed to (task_routes, else the default queue)."""
+def task_route_queue(name: str) -> str:
+    """The queue a task is routed to by name (task_routes, else the default queue)."""
     route = settings.CELERY_TASK_ROUTES.get(name) or {}
     return str(route.get("queue", settings.CELERY_TASK_DEFAULT_QUEUE))
 
@@ -72,7 +82,7 @@ class QuintetTask(Task):
     @property
     def retry_backoff_max(self) -> int:  # type: ignore[override]
         """The cap of any backoff countdown: its queue's (bounded by its visibility timeout)."""
-        return int(settings.CELERY_RETRY_BACKOFF_MAX[task_queue(self.name)])
+        return int(settings.CELERY_RETRY_BACKOFF_MAX[task_route_queue(self.name)])
 
     def retry_after(self, *, seconds: float, exc: BaseException) -> Any:
         """Retry after a provider's Retry-After (capped), counting against max_retries."""
@@ -108,21 +118,24 @@ class QuintetTask(Task):
     def _dead_letter(self, *, args: list[Any], kwargs: dict[str, Any], count: int,
                      limit: int) -> None:
         """Record, log and count the poisoned task, then run its failure path once."""
+        queue = task_route_queue(self.name)
         deliveries.dead_letter_record(task_id=self.request.id, task_name=self.name,
-                                      queue=task_queue(self.name), args=args, kwargs=kwargs,
-                                      deliveries=count)
+                                      queue=queue, args=args, kwargs=kwargs, deliveries=count)
+        metrics.task_dead_lettered(queue=task_queue(self.request), task=self.name)
         log.error("task_dead_lettered", deliveries=count, max_deliveries=limit)
         self.on_final_failure(exc=TaskDeadLettered(f"delivered {count} times (max {limit})"),
                               args=tuple(args), kwargs=kwargs)
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                  einfo: Any) -> None:
-        """Log the retry (with its attempt number, from the bound context)."""
+        """Count and log the retry (with its attempt number, from the bound context)."""
+        metrics.TASK_RETRIES.labels(queue=task_queue(self.request), task=self.name).inc()
         log.warning("task_retry", error=f"{type(exc).__name__}: {exc}")
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                    einfo: Any) -> None:
-        """Log the final failure and let the task record it through its service."""
+        """Count it dead-lettered, log it, and let the task record it through its service."""
+        metrics.task_dead_lettered(queue=task_queue(self.request), task=self.name)
         log.error("task_failed", task_id=task_id, task_name=self.name,
                   attempt=self.request.retries + 1, error=f"{type(exc).__name__}: {exc}")
         self.on_final_failure(exc=exc, args=tuple(args or ()), kwargs=dict(kwargs or {}))
@@ -149,7 +162,7 @@ def celery_limits_check(celery_app: Celery,
         if not soft or not hard or soft >= hard:
             raise ImproperlyConfigured(f"task {name} needs a soft limit below its hard limit "
                                        f"(soft={soft}, hard={hard})")
-        queue = task_queue(name)
+        queue = task_route_queue(name)
         visibility = int(timeouts[queue])
         countdown = int(settings.CELERY_RETRY_BACKOFF_MAX[queue])
         if visibility <= float(hard) + countdown:
@@ -230,7 +243,7 @@ def _task_started(task: Task | None = None, task_id: str | None = None, **_: Any
     if task is None:
         return
     request = task.request
-    queue = (request.delivery_info or {}).get("routing_key") or "unknown"
+    queue = task_queue(request)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(task_id=task_id, task_name=task.name,
                                            attempt=request.retries + 1, queue=queue)
@@ -238,11 +251,22 @@ def _task_started(task: Task | None = None, task_id: str | None = None, **_: Any
     age_ms = None if due is None else max(0.0, (time.time() - due) * 1000)
     if age_ms is not None:
         queue_age.queue_age_record(queue=queue, age_ms=age_ms)
+        metrics.TASK_QUEUE_WAIT.labels(queue=queue).observe(age_ms / 1000)
+    if task_id:
+        _started[task_id] = time.perf_counter()
     log.info("task_started", queue_age_ms=None if age_ms is None else round(age_ms, 1))
 
 
 @signals.task_postrun.connect
-def _task_finished(state: str | None = None, **_: Any) -> None:
+def _task_finished(task: Task | None = None, task_id: str | None = None,
+                   state: str | None = None, **_: Any) -> None:
+    started = _started.pop(task_id or "", None)
+    if task is not None:
+        queue = task_queue(task.request)
+        metrics.TASK_OUTCOMES.labels(queue=queue, task=task.name, state=state or "UNKNOWN").inc()
+        if started is not None:
+            metrics.TASK_RUNTIME.labels(queue=queue, task=task.name).observe(
+                time.perf_counter() - started)
     log.info("task_finished", state=state)
     structlog.contextvars.clear_contextvars()
 
@@ -281,6 +305,24 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
 
 app.steps["consumer"].add(HeartbeatStep)
+
+
+# ---- metrics port (not the probes': they read the heartbeat file) ---------------------------
+
+
+@signals.worker_ready.connect
+def _worker_metrics(**_: Any) -> None:
+    # The main process serves what its prefork children wrote (multiprocess mode), plus what
+    # it reads at scrape time: queue lengths (KEDA's number) and its PgBouncer's pools.
+    metrics_serve(extra=[
+        QueueLengthCollector(broker_url=settings.BROKER_URL, queues=settings.CELERY_QUEUES),
+        PgBouncerCollector(),
+    ])
+
+
+@signals.beat_init.connect
+def _beat_metrics(**_: Any) -> None:
+    metrics_serve()
 
 
 @signals.worker_shutdown.connect

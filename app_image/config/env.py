@@ -7,6 +7,7 @@ Run `python -m config.env` to validate the current environment (exit 2 with one 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -94,6 +95,29 @@ def _float(raw: str) -> float:
     return value
 
 
+def _cidr_list(raw: str) -> str:
+    # Returned as the comma-separated text uvicorn's --forwarded-allow-ips takes.
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items or "*" in items:
+        raise ValueError("must list addresses or CIDRs (for example 10.0.0.0/24), never '*'")
+    for item in items:
+        try:
+            ipaddress.ip_network(item)
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not an IP address or CIDR") from exc
+    return ",".join(items)
+
+
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _bool(raw: str) -> bool:
+    try:
+        return BOOLEANS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError("must be true or false") from None
+
+
 def _log_level(raw: str) -> str:
     if raw.upper() not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
@@ -112,6 +136,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "int": _int,
     "float": _float,
     "log_level": _log_level,
+    "cidr_list": _cidr_list,
+    "bool": _bool,
 }
 
 
@@ -135,6 +161,15 @@ def environment_load(*, environ: Mapping[str, str] | None = None) -> dict[str, A
     if problems:
         raise EnvironmentContractError("\n".join([ERROR_HEADER, *problems]))
     return values
+
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Image-internal, not part of the contract: entrypoint.sh sets it for prometheus-client."""
+
+
+def metrics_multiproc_dir() -> str:
+    """Where this container's processes write their metric samples ('' outside the image)."""
+    return os.environ.get(MULTIPROC_DIR_VARIABLE, "")
 
 
 def example_environment() -> dict[str, str]:

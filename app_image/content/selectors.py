@@ -10,6 +10,12 @@ from content.models import Article, Section
 from core.caching import cache_read_through
 
 FEED_SIZE = 20
+SECTIONS_KEY = "sections:slugs"
+SECTION_NOT_FOUND = "no such section"
+
+
+class SectionNotFound(LookupError):
+    """The section asked for does not exist."""
 
 
 def feed_key(*, section_slug: str | None = None) -> str:
@@ -42,7 +48,19 @@ def _feed_build(section_slug: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def section_slugs() -> frozenset[str]:
+    """Every section's slug (one small cached set, so unknown slugs cost no query)."""
+    return cache_read_through(
+        key=SECTIONS_KEY, build=lambda: frozenset(Section.objects.values_list("slug", flat=True)))
+
+
 def feed_get(*, section_slug: str | None = None) -> list[dict[str, Any]]:
-    """The feed as plain data, read through the cache with single-flight rebuilds."""
+    """The feed as plain data, read through the cache with single-flight rebuilds.
+
+    An unknown section raises SectionNotFound and caches nothing: walking made-up slugs
+    must fill neither the cache nor the primary.
+    """
+    if section_slug is not None and section_slug not in section_slugs():
+        raise SectionNotFound(SECTION_NOT_FOUND)
     return cache_read_through(key=feed_key(section_slug=section_slug),
                               build=lambda: _feed_build(section_slug))

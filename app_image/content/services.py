@@ -6,14 +6,14 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from content.models import Article, Section
-from content.selectors import feed_key
+from content.selectors import SECTIONS_KEY, feed_key
 from core.caching import cache_invalidate_on_commit
 
 
 @transaction.atomic
 def article_create(*, section_slug: str, title: str, body: str) -> Article:
     """Publish an article (creating its section if new) and drop the feeds it appears in."""
-    section, _ = Section.objects.get_or_create(
+    section, section_created = Section.objects.get_or_create(
         slug=section_slug, defaults={"name": section_slug.replace("-", " ").title()}
     )
     base = slugify(title)[:180] or "article"
@@ -22,7 +22,8 @@ def article_create(*, section_slug: str, title: str, body: str) -> Article:
         n += 1
         slug = f"{base}-{n}"
     article = Article.objects.create(section=section, slug=slug, title=title, body=body)
-    cache_invalidate_on_commit(keys=[feed_key(), feed_key(section_slug=section_slug)])
+    families = [feed_key(), feed_key(section_slug=section_slug)]
+    cache_invalidate_on_commit(families=[*families, SECTIONS_KEY] if section_created else families)
     return article
 
 
@@ -47,6 +48,6 @@ def article_update(*, slug: str, title: str | None = None, body: str | None = No
     if changes:
         article.save(update_fields=list(changes))
         cache_invalidate_on_commit(
-            keys=[feed_key(), feed_key(section_slug=article.section.slug)]
+            families=[feed_key(), feed_key(section_slug=article.section.slug)]
         )
     return article

@@ -1,17 +1,31 @@
-"""Content's HTTP adapters: HTML pages (edge-cacheable when anonymous) and a publish API."""
+"""Content's HTTP adapters: HTML pages (anonymous, edge-cacheable) and the editors' JSON APIs."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from content.selectors import article_get, feed_get
+from content.selectors import SectionNotFound, article_get, feed_get
 from content.services import ArticleNotFound, article_create, article_update
+from core.api import JsonApi
+from core.auth import permission_required
+from core.caching import CacheBuildBusy
+
+BODY_MAX_LENGTH = 100_000
+ERROR_NOTHING_TO_CHANGE = "give title, body or both"
+RETRY_AFTER_SECONDS = 2
+
+
+def _busy(error: CacheBuildBusy) -> HttpResponse:
+    # The database is too slow to build the page and nothing stale is left: say so, briefly.
+    return HttpResponse(str(error), status=503, content_type="text/plain",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class FeedHomeView(View):
@@ -19,15 +33,24 @@ class FeedHomeView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         """Render the cached homepage feed."""
-        return render(request, "content/feed.html", {"title": "Latest", "items": feed_get()})
+        try:
+            items = feed_get()
+        except CacheBuildBusy as busy:
+            return _busy(busy)
+        return render(request, "content/feed.html", {"title": "Latest", "items": items})
 
 
 class FeedSectionView(View):
     """One section's feed."""
 
     def get(self, request: HttpRequest, section_slug: str) -> HttpResponse:
-        """Render the cached section feed."""
-        items = feed_get(section_slug=section_slug)
+        """Render the cached section feed, or 404 for an unknown section."""
+        try:
+            items = feed_get(section_slug=section_slug)
+        except SectionNotFound as missing:
+            raise Http404(str(missing)) from None
+        except CacheBuildBusy as busy:
+            return _busy(busy)
         return render(request, "content/feed.html", {"title": section_slug, "items": items})
 
 
@@ -42,37 +65,51 @@ class ArticleDetailView(View):
         return render(request, "content/article.html", {"article": article})
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class ArticleCreateApi(View):
-    """Publish an article (JSON). A fork guards this with its editors' authentication."""
+class ArticleCreateApi(JsonApi):
+    """Publish an article (editors only: `content.add_article`)."""
 
-    def post(self, request: HttpRequest) -> JsonResponse:
+    permission_classes = [permission_required("content.add_article")]
+
+    class InputSerializer(serializers.Serializer):
+        """A new article."""
+
+        section = serializers.SlugField(max_length=50)
+        title = serializers.CharField(max_length=200)
+        body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+
+    def post(self, request: Request) -> Response:
         """Validate, create, answer 201 with the slug."""
-        try:
-            data = json.loads(request.body)
-            section, title, body = str(data["section"]), str(data["title"]), str(data["body"])
-        except (ValueError, KeyError, TypeError):
-            return JsonResponse({"error": "expected JSON {section, title, body}"}, status=400)
-        article = article_create(section_slug=section, title=title, body=body)
-        return JsonResponse({"slug": article.slug}, status=201)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        article = article_create(section_slug=data["section"], title=data["title"],
+                                 body=data["body"])
+        return Response({"slug": article.slug}, status=201)
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class ArticleUpdateApi(View):
-    """Edit an article (JSON PATCH of title and/or body). Forks guard it like publishing."""
+class ArticleUpdateApi(JsonApi):
+    """Edit an article's title and/or body (editors only: `content.change_article`)."""
 
-    def patch(self, request: HttpRequest, slug: str) -> JsonResponse:
+    permission_classes = [permission_required("content.change_article")]
+
+    class InputSerializer(serializers.Serializer):
+        """The fields to change (at least one)."""
+
+        title = serializers.CharField(max_length=200, required=False)
+        body = serializers.CharField(max_length=BODY_MAX_LENGTH, required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            """Refuse an edit that changes nothing."""
+            if not attrs:
+                raise serializers.ValidationError(ERROR_NOTHING_TO_CHANGE)
+            return attrs
+
+    def patch(self, request: Request, slug: str) -> Response:
         """Validate, update, answer 200 with the slug, or 404."""
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         try:
-            data = json.loads(request.body)
-            if not isinstance(data, dict) or not {"title", "body"} & set(data):
-                raise ValueError
-            title = str(data["title"]) if "title" in data else None
-            body = str(data["body"]) if "body" in data else None
-        except (ValueError, TypeError):
-            return JsonResponse({"error": "expected JSON {title?, body?}"}, status=400)
-        try:
-            article = article_update(slug=slug, title=title, body=body)
+            article = article_update(slug=slug, **serializer.validated_data)
         except ArticleNotFound as missing:
-            return JsonResponse({"error": str(missing)}, status=404)
-        return JsonResponse({"slug": article.slug})
+            return Response({"error": str(missing)}, status=404)
+        return Response({"slug": article.slug})

@@ -1,7 +1,13 @@
 """Call several HTTP upstreams: concurrently (async) or one after another (sync, for comparison).
 
-Each call has its own timeout; a failed or slow call becomes a failed `UpstreamResult`, so the
-caller can give a partial answer instead of failing the whole request.
+Each async call has a deadline (`asyncio.timeout`) and so has the whole fan-out: httpx's own
+timeout is per phase and per read, so an upstream that drips a byte at a time never trips it.
+A failed or late call becomes a failed `UpstreamResult`, so the caller can give a partial answer
+instead of failing the whole request.
+
+One `httpx.AsyncClient` per process (per event loop) is shared by every request: a client per
+request builds an SSL context on the event loop each time. `upstream_client_close` closes it;
+the ASGI application calls it at lifespan shutdown (config/asgi.py).
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
+
+FANOUT_MARGIN_SECONDS = 0.25
+"""The whole fan-out may take this much longer than one call's deadline (scheduling slack)."""
+DEADLINE_EXCEEDED = "deadline exceeded"
+POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
 
 @dataclass(frozen=True)
@@ -33,42 +46,66 @@ class UpstreamResult:
 
 def _result(name: str, started: float, outcome: httpx.Response | BaseException) -> UpstreamResult:
     elapsed = int((time.perf_counter() - started) * 1000)
+    if isinstance(outcome, TimeoutError):
+        return UpstreamResult(name, False, None, None, f"Timeout: {DEADLINE_EXCEEDED}", elapsed)
     if isinstance(outcome, BaseException):
-        return UpstreamResult(name, False, None, None, f"{type(outcome).__name__}: {outcome}",
-                              elapsed)
+        # The class only: an exception's text can carry the upstream's address.
+        return UpstreamResult(name, False, None, None, type(outcome).__name__, elapsed)
     if outcome.status_code >= 400:
         return UpstreamResult(name, False, outcome.status_code, None,
                               f"HTTP {outcome.status_code}", elapsed)
     try:
         data = outcome.json()
-    except ValueError as exc:
-        return UpstreamResult(name, False, outcome.status_code, None, f"bad JSON: {exc}", elapsed)
+    except ValueError:
+        return UpstreamResult(name, False, outcome.status_code, None, "bad JSON", elapsed)
     return UpstreamResult(name, True, outcome.status_code, data, None, elapsed)
 
 
-async def upstreams_call_async(
-    *, urls: Mapping[str, str], payload: dict[str, Any], timeout: float
-) -> dict[str, UpstreamResult]:
-    """POST `payload` to every URL at once; the whole call lasts about the slowest one."""
-    started = time.perf_counter()
+def upstream_client() -> httpx.AsyncClient:
+    """The process's shared client for the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        for stale in [known for known in _clients if known.is_closed()]:
+            del _clients[stale]  # a finished loop (tests run several): its client is unusable
+        client = _clients[loop] = httpx.AsyncClient(limits=POOL_LIMITS)
+    return client
 
-    async def one(client: httpx.AsyncClient, name: str, url: str) -> UpstreamResult:
+
+async def upstream_client_close() -> None:
+    """Close the running loop's shared client (at shutdown)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+async def upstreams_call_async(
+    *, urls: Mapping[str, str], payload: dict[str, Any], timeout: float,
+    deadline: float | None = None,
+) -> dict[str, UpstreamResult]:
+    """POST `payload` to every URL at once; each call ends within `timeout` seconds and the
+    whole fan-out within `deadline` (default: `timeout` plus a small margin)."""
+    started = time.perf_counter()
+    client = upstream_client()
+    results: dict[str, UpstreamResult] = {}
+
+    async def one(name: str, url: str) -> None:
         call_started = time.perf_counter()
         try:
-            response = await client.post(url, json=payload, timeout=timeout)
-        except (httpx.HTTPError, OSError) as exc:
-            return _result(name, call_started, exc)
-        return _result(name, call_started, response)
+            async with asyncio.timeout(timeout):
+                response = await client.post(url, json=payload, timeout=timeout)
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
+            results[name] = _result(name, call_started, exc)
+            return
+        results[name] = _result(name, call_started, response)
 
-    async with httpx.AsyncClient() as client:
-        outcomes = await asyncio.gather(
-            *(one(client, name, url) for name, url in urls.items()), return_exceptions=True
-        )
-    results: dict[str, UpstreamResult] = {}
-    for name, outcome in zip(urls, outcomes, strict=True):
-        results[name] = (outcome if isinstance(outcome, UpstreamResult)
-                         else _result(name, started, outcome))
-    return results
+    try:
+        async with asyncio.timeout(deadline or timeout + FANOUT_MARGIN_SECONDS):
+            await asyncio.gather(*(one(name, url) for name, url in urls.items()))
+    except TimeoutError:
+        pass  # the calls still running were cancelled; they become failed results below
+    return {name: results.get(name) or _result(name, started, TimeoutError())
+            for name in urls}
 
 
 def upstreams_call_sync(

@@ -1,76 +1,94 @@
-"""Middleware: read-your-writes pinning and a deliberate Cache-Control on every response."""
+"""Middleware: read-your-writes pinning and a deliberate Cache-Control on every response.
+
+Both run natively under ASGI and WSGI (core.hybrid), so Django never hops threads for them.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from core import routing
+from core.hybrid import HybridMiddleware
 
-Handler = Callable[[HttpRequest], HttpResponseBase]
+READ_YOUR_WRITES_SALT = "quintet.read-your-writes"
 
 
-def _pinned_until(request: HttpRequest) -> float:
+def pinned_until(request: HttpRequest, *, now: float) -> float:
+    """Until when the client's reads stay on the primary (0 when the cookie is absent or bad).
+
+    The cookie is signed (django.core.signing, salted) and at most READ_YOUR_WRITES_SECONDS
+    old; its value is clamped to that window, so neither a forged nor a replayed cookie can
+    pin a client to the primary for longer than one window after a real write.
+    """
+    window = settings.READ_YOUR_WRITES_SECONDS
+    # The signature's timestamp has whole seconds: allow one more for its rounding down; the
+    # value (checked below) is the exact bound.
+    raw = request.get_signed_cookie(settings.READ_YOUR_WRITES_COOKIE, default=None,
+                                    salt=READ_YOUR_WRITES_SALT, max_age=window + 1)
     try:
-        return float(request.COOKIES.get(settings.READ_YOUR_WRITES_COOKIE, "0"))
+        until = float(raw) if raw is not None else 0.0
     except ValueError:
         return 0.0
+    return min(until, now + window) if until == until else 0.0  # NaN is no pin
 
 
-class ReadYourWritesMiddleware:
+class ReadYourWritesMiddleware(HybridMiddleware):
     """Pin a client's reads to the primary for READ_YOUR_WRITES_SECONDS after it wrote.
 
-    The window rides in a cookie, so it works across requests, pods and Redis outages.
-    A forged cookie only sends its own reads to the primary.
+    The window rides in a signed cookie, so it works across requests, pods and Redis outages.
     """
 
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def before(self, request: HttpRequest) -> HttpResponseBase | None:
+        """Start the request's routing state, pinned while the cookie's window is open."""
         now = time.time()
-        token = routing.routing_state_begin(pinned=_pinned_until(request) > now)
-        try:
-            response = self.get_response(request)
-            state = routing.routing_state()
-            window = settings.READ_YOUR_WRITES_SECONDS
-            if state is not None and state.wrote and window > 0:
-                response.set_cookie(
-                    settings.READ_YOUR_WRITES_COOKIE, f"{now + window:.3f}", max_age=window,
-                    httponly=True, samesite="Lax",
-                    secure=getattr(settings, "READ_YOUR_WRITES_COOKIE_SECURE", True),
-                )
-            return response
-        finally:
+        request.routing_token = routing.routing_state_begin(  # type: ignore[attr-defined]
+            pinned=pinned_until(request, now=now) > now)
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """Set the signed pin cookie when the request wrote."""
+        state = routing.routing_state()
+        window = settings.READ_YOUR_WRITES_SECONDS
+        if state is not None and state.wrote and window > 0:
+            now = time.time()  # the window starts when the write is done, not when it began
+            response.set_signed_cookie(
+                settings.READ_YOUR_WRITES_COOKIE, f"{now + window:.3f}",
+                salt=READ_YOUR_WRITES_SALT, max_age=window, httponly=True, samesite="Lax",
+                secure=getattr(settings, "READ_YOUR_WRITES_COOKIE_SECURE", True),
+            )
+        return response
+
+    def done(self, request: HttpRequest) -> None:
+        """End the request's routing state."""
+        token = getattr(request, "routing_token", None)
+        if token is not None:
             routing.routing_state_end(token)
 
 
-class CacheControlMiddleware:
+class CacheControlMiddleware(HybridMiddleware):
     """Give every response a deliberate Cache-Control unless the view chose one.
 
-    Anything tied to a client (session or pin cookie in or out) is private, no-store;
-    anonymous successful HTML is public for a short max-age with stale-while-revalidate;
-    everything else (APIs, errors, redirects) is no-store. Static files never reach this:
-    WhiteNoise answers them first with a year-long immutable TTL.
+    Anything tied to a client (an edge-bypass cookie in or any cookie out) is private,
+    no-store; anonymous successful HTML is public for a short max-age with
+    stale-while-revalidate; everything else (APIs, errors, redirects) is no-store. Static files
+    never reach this: WhiteNoise answers them first with a year-long immutable TTL.
     """
 
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        response = self.get_response(request)
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """Choose the Cache-Control."""
         if response.has_header("Cache-Control"):
             return response
-        client_cookies = {settings.SESSION_COOKIE_NAME, settings.READ_YOUR_WRITES_COOKIE}
+        client_cookies = set(settings.EDGE_BYPASS_COOKIES)
         personal = bool(client_cookies & set(request.COOKIES)) or bool(response.cookies)
         html = response.get("Content-Type", "").startswith("text/html")
         if personal:
             patch_cache_control(response, private=True, no_store=True)
-        elif request.method in ("GET", "HEAD") and response.status_code == 200 and html:
+        elif (request.method in settings.EDGE_CACHEABLE_METHODS
+              and response.status_code == 200 and html):
             patch_cache_control(
                 response, public=True, max_age=settings.PUBLIC_HTML_MAX_AGE,
                 stale_while_revalidate=settings.PUBLIC_HTML_STALE_WHILE_REVALIDATE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
@@ -12,9 +13,9 @@ class AddIndexConcurrentlySafely(AddIndexConcurrently):
     migration of its own).
 
     A concurrent build that fails part way (a lock or deadline, a crash) leaves an INVALID
-    index behind, and Django's plain form then fails on rerun ("already exists"). This drops a
-    leftover of the same name first (concurrently, so writes go on) and creates it if absent,
-    so rerunning the migration repairs it; both statements hold no lock that blocks writes.
+    index behind, and Django's plain form then fails on rerun ("already exists"). This drops
+    such an INVALID leftover of the same name first (concurrently, so writes go on; a valid
+    index is kept) and creates the index if absent, so rerunning the migration repairs it.
     """
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
@@ -25,7 +26,16 @@ class AddIndexConcurrentlySafely(AddIndexConcurrently):
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
         name = schema_editor.quote_name(self.index.name)
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        if schema_editor.collect_sql or self._leftover_invalid(schema_editor):
+            # sqlmigrate shows the repair step; a real run drops only an INVALID leftover.
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         create = str(self.index.create_sql(model, schema_editor, concurrently=True))
-        schema_editor.execute(create.replace("CREATE INDEX CONCURRENTLY",
-                                             "CREATE INDEX CONCURRENTLY IF NOT EXISTS", 1))
+        schema_editor.execute(re.sub(r"^CREATE (UNIQUE )?INDEX CONCURRENTLY ",
+                                     r"CREATE \1INDEX CONCURRENTLY IF NOT EXISTS ", create))
+
+    def _leftover_invalid(self, schema_editor: Any) -> bool:
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT NOT indisvalid FROM pg_index i JOIN pg_class c "
+                           "ON c.oid = i.indexrelid WHERE c.relname = %s", [self.index.name])
+            row = cursor.fetchone()
+        return bool(row and row[0])

@@ -28,6 +28,14 @@ def outbox_enqueue(*, task_name: str, args: list[int | str]) -> OutboxMessage:
     return OutboxMessage.objects.create(task_name=task_name, args=list(args))
 
 
+def outbox_enqueue_many(*, task_name: str, args_list: list[list[int | str]]) -> int:
+    """Owe the broker one `task_name` message per args, in one INSERT; return how many."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(ERROR_NOT_ATOMIC)
+    rows = [OutboxMessage(task_name=task_name, args=list(args)) for args in args_list]
+    return len(OutboxMessage.objects.bulk_create(rows))
+
+
 def outbox_lag_seconds() -> float:
     """Age of the oldest unsent message in seconds (0.0 when everything is sent)."""
     with pin_to_primary():

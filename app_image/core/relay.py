@@ -24,6 +24,8 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from config import metrics
+from config.metrics_server import metrics_serve
 from config.worker_health import heartbeat_path
 from core.models import OutboxMessage
 from core.outbox import outbox_lag_seconds
@@ -61,6 +63,7 @@ def relay_batch(*, size: int) -> int:
             return 0
         _publish(batch)
         OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(sent_at=timezone.now())
+    metrics.OUTBOX_PUBLISHED.inc(len(batch))
     return len(batch)
 
 
@@ -79,6 +82,7 @@ def relay_step(state: RelayState) -> float:
         sent = relay_batch(size=settings.OUTBOX_BATCH_SIZE)
     except PUBLISH_ERRORS as exc:
         state.failures += 1
+        metrics.OUTBOX_PUBLISH_FAILURES.inc()
         with contextlib.suppress(DatabaseError):  # the database is down too: the next step logs it
             _note_failure(exc)
         return min(settings.OUTBOX_RETRY_MAX_SECONDS, 0.25 * 2 ** min(state.failures, 8))
@@ -90,7 +94,9 @@ def relay_step(state: RelayState) -> float:
     now = time.monotonic()
     if sent or now - state.lag_logged_at >= settings.OUTBOX_LAG_LOG_SECONDS:
         state.lag_logged_at = now
-        log.info("outbox_relayed", sent=sent, lag_seconds=round(outbox_lag_seconds(), 3))
+        lag = outbox_lag_seconds()
+        metrics.OUTBOX_LAG.set(lag)
+        log.info("outbox_relayed", sent=sent, lag_seconds=round(lag, 3))
     # After a batch go again at once (more may wait); poll only when there was nothing.
     return 0.0 if sent else settings.OUTBOX_POLL_SECONDS
 
@@ -104,6 +110,7 @@ def relay_run() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    metrics_serve()
     log.info("outbox_relay_started", batch=settings.OUTBOX_BATCH_SIZE,
              poll_seconds=settings.OUTBOX_POLL_SECONDS)
     while not state.stopping:

@@ -1,14 +1,18 @@
-"""Primary/replica routing with read-your-writes.
+"""Primary/replica routing with read-your-writes and per-replica circuit breakers.
 
 Reads go to a replica unless: no replica is configured, the read is inside `atomic()` on the
 primary, the code asked for the primary (`pin_to_primary`), this request already wrote, or the
-client wrote within READ_YOUR_WRITES_SECONDS (the middleware turns a cookie into a pin).
-Writes and migrations go to the primary only.
+client wrote within READ_YOUR_WRITES_SECONDS (the middleware turns a signed cookie into a pin).
+Those rules come before an instance hint: an object loaded from a replica does not drag a read
+that must see the latest writes back onto the replica.
+
+A request keeps one replica for all its reads (monotonic within the request). A replica that
+fails to connect is skipped for a back-off (core.replica_health), and the read falls back to
+another replica, then the primary. Writes and migrations go to the primary only.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -17,6 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+
+from core.replica_health import replica_choose
 
 PRIMARY = "default"
 
@@ -27,6 +33,8 @@ class RoutingState:
 
     pinned: bool = False
     wrote: bool = False
+    replica: str | None = None
+    """The replica this request reads from, chosen at its first replica read."""
 
 
 _state: ContextVar[RoutingState | None] = ContextVar("quintet_routing_state", default=None)
@@ -73,15 +81,18 @@ class PrimaryReplicaRouter:
         replicas: list[str] = settings.REPLICA_DATABASES
         if not replicas:
             return PRIMARY
-        instance = hints.get("instance")
-        if instance is not None and getattr(instance._state, "db", None):
-            return str(instance._state.db)
         state = _state.get()
         if state is not None and (state.pinned or state.wrote):
             return PRIMARY
         if connections[PRIMARY].in_atomic_block:
             return PRIMARY
-        return random.choice(replicas)
+        instance = hints.get("instance")
+        if instance is not None and getattr(instance._state, "db", None):
+            return str(instance._state.db)
+        if state is None:  # outside a request (tasks, shell): the unit of work is the query
+            return replica_choose(replicas, preferred=None)
+        state.replica = replica_choose(replicas, preferred=state.replica)
+        return state.replica
 
     def db_for_write(self, model: type, **hints: Any) -> str:
         """Always the primary; remember the write so later reads stay there."""

@@ -1,4 +1,8 @@
-"""Readiness checks of every dependency, run concurrently and bounded in time."""
+"""The deep report (/healthz): every dependency, run concurrently and bounded in time.
+
+What it returns names the dependency and a verdict (ok, down, timeout), never an address or an
+exception's text: those go to the log, which only operators read.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from concurrent.futures import wait as futures_wait
 from typing import Any
 
 import redis
+import structlog
 from django.conf import settings
 from django.db import connections
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 CHECK_BUDGET_SECONDS = 2.0
+OK, DOWN, TIMEOUT = "ok", "down", "timeout"
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="healthz")
+log = structlog.get_logger(__name__)
 
 
 def _database(alias: str) -> Callable[[], None]:
@@ -59,12 +66,13 @@ def health_report(*, budget: float = CHECK_BUDGET_SECONDS) -> dict[str, Any]:
     results: dict[str, str] = {}
     for name, future in futures.items():
         if not future.done():
-            results[name] = f"timeout after {budget}s"
+            results[name] = TIMEOUT
         elif future.exception() is not None:
-            error = future.exception()
-            results[name] = f"{type(error).__name__}: {str(error).strip()[:200]}"
+            results[name] = DOWN
+            log.warning("dependency_down", dependency=name,
+                        error=type(future.exception()).__name__)
         else:
-            results[name] = "ok"
-    failed = sorted(name for name, result in results.items() if result != "ok")
+            results[name] = OK
+    failed = sorted(name for name, result in results.items() if result != OK)
     return {"status": "fail" if failed else "ok", "failed": failed, "checks": results,
             "elapsed_ms": int((time.perf_counter() - started) * 1000)}

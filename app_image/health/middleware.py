@@ -1,33 +1,61 @@
-"""Answer the probes before host validation.
+"""Answer the probes before host validation, natively in sync and async chains.
 
 Load balancer and kubelet probes address the pod by IP (the ALB's target health check cannot
 set a Host header), so they never match DJANGO_ALLOWED_HOSTS. This middleware sits first and
-serves /livez and /healthz without calling ``request.get_host()``; every other path still goes
-through Django's host validation.
+serves /livez, /readyz and /healthz without calling ``request.get_host()``; every other path
+still goes through Django's host validation. Under ASGI /livez and /readyz answer on the event
+loop; /healthz (blocking checks) runs in a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
 from health import views
+from health.readiness import readiness, sidecar_answers_async
 
 PROBES: dict[str, Callable[[HttpRequest], HttpResponseBase]] = {
     "/livez": views.livez,
+    "/readyz": views.readyz,
     "/healthz": views.healthz,
 }
+
+
+def _probe(request: HttpRequest) -> Callable[[HttpRequest], HttpResponseBase] | None:
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return PROBES.get(request.path_info.rstrip("/") or "/")
 
 
 class ProbeMiddleware:
     """Serves GET probes by path alone, whatever the Host header says."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        probe = PROBES.get(request.path_info.rstrip("/") or "/")
-        if probe is not None and request.method in ("GET", "HEAD"):
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        """Answer a probe, or pass the request on."""
+        if self.is_async:
+            return self._acall(request)
+        probe = _probe(request)
+        return probe(request) if probe is not None else self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        probe = _probe(request)
+        if probe is None:
+            return await self.get_response(request)
+        if probe is views.livez:
             return probe(request)
-        return self.get_response(request)
+        if probe is views.readyz:
+            return views.readyz_response(readiness(sidecar_ok=await sidecar_answers_async()))
+        return await sync_to_async(probe, thread_sensitive=False)(request)

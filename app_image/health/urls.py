@@ -6,5 +6,6 @@ from health import views
 
 urlpatterns = [
     path("livez", views.livez, name="livez"),
+    path("readyz", views.readyz, name="readyz"),
     path("healthz", views.healthz, name="healthz"),
 ]

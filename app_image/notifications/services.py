@@ -7,22 +7,22 @@ a task that runs twice (redelivery after a crash) has its effect once.
 
 from __future__ import annotations
 
+import base64
 import csv
-import hashlib
-import hmac
 import io
 import json
-from datetime import date, timedelta
+import secrets
+from datetime import date, datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
-from core.outbox import outbox_cleanup, outbox_enqueue
+from core.outbox import outbox_cleanup, outbox_enqueue, outbox_enqueue_many
 from core.routing import pin_to_primary
 from notifications.models import (
     DeliveryStatus,
@@ -35,10 +35,17 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from notifications.providers import ProviderError, ProviderRateLimited, email_provider
+from notifications.webhook_targets import (
+    WebhookTargetRefused,
+    webhook_post,
+    webhook_target_check,
+)
 
 log = structlog.get_logger(__name__)
-SIGNATURE_HEADER = "X-Quintet-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+ERROR_SECRET = f"a webhook secret is {SECRET_PREFIX} followed by base64 of 24 to 64 bytes"
 
 
 TASK_PREFIX = "notifications.tasks."
@@ -48,6 +55,12 @@ def _enqueue(task: str, *ids: int) -> None:
     """Owe the broker `task(*ids)` through the outbox, in the caller's transaction: a
     rolled-back row sends nothing, a committed one is published by the relay at least once."""
     outbox_enqueue(task_name=TASK_PREFIX + task, args=list(ids))
+
+
+def _enqueue_many(task: str, ids: list[int]) -> None:
+    """Owe the broker `task(id)` for every id through the outbox, in one INSERT."""
+    if ids:
+        outbox_enqueue_many(task_name=TASK_PREFIX + task, args_list=[[pk] for pk in ids])
 
 
 # ---- email -----------------------------------------------------------------------------------
@@ -100,34 +113,74 @@ class WebhookRejected(ProviderError):
 
 def webhook_event_publish(*, event: str, event_id: str, payload: dict[str, Any]) -> int:
     """Owe `event` to every active endpoint (once per event id and endpoint); return how many."""
-    count = 0
     with transaction.atomic():
-        for endpoint in WebhookEndpoint.objects.filter(active=True):
-            delivery, created = WebhookDelivery.objects.get_or_create(
-                dedupe_key=f"{event_id}:{endpoint.pk}",
-                defaults={"endpoint": endpoint, "event": event, "payload": payload},
-            )
-            if created:
-                _enqueue("webhook_deliver", delivery.pk)
-                count += 1
-    return count
+        endpoints = {f"{event_id}:{e.pk}": e for e in WebhookEndpoint.objects.filter(active=True)}
+        owed = set(endpoints) - set(WebhookDelivery.objects.filter(
+            dedupe_key__in=list(endpoints)).values_list("dedupe_key", flat=True))
+        rows = [WebhookDelivery(dedupe_key=key, endpoint=endpoints[key], event=event,
+                                payload=payload) for key in sorted(owed)]
+        try:
+            with transaction.atomic():  # one INSERT for every endpoint, not one per endpoint
+                created = WebhookDelivery.objects.bulk_create(rows)
+        except IntegrityError:  # a concurrent publish of the same event won a row: row by row
+            created = [d for d, new in (WebhookDelivery.objects.get_or_create(
+                dedupe_key=row.dedupe_key, defaults={"endpoint": row.endpoint, "event": event,
+                                                     "payload": payload}) for row in rows) if new]
+        _enqueue_many("webhook_deliver", [delivery.pk for delivery in created])
+    return len(created)
 
 
-def webhook_endpoint_create(*, url: str, secret: str) -> WebhookEndpoint:
-    """Subscribe `url` to the platform's events."""
+def webhook_secret_new() -> str:
+    """A fresh endpoint secret in the Standard Webhooks format (whsec_ + base64)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _secret_check(secret: str) -> str:
+    try:
+        raw = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except ValueError:
+        raw = b""
+    if not secret.startswith(SECRET_PREFIX) or not 24 <= len(raw) <= 64:
+        raise ValueError(ERROR_SECRET)
+    return secret
+
+
+def webhook_endpoint_create(*, url: str, secret: str | None = None) -> WebhookEndpoint:
+    """Subscribe `url` to the platform's events; refuse URLs webhooks may not reach.
+
+    Raises WebhookTargetRefused (non-HTTPS, private, loopback, link-local or metadata targets,
+    checked after DNS resolution) or ValueError for a malformed secret. The check runs again at
+    every delivery: DNS may answer differently later.
+    """
+    webhook_target_check(url=url)
+    secret = _secret_check(secret) if secret is not None else webhook_secret_new()
     return WebhookEndpoint.objects.create(url=url, secret=secret)
 
 
-def _signature(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def webhook_signed_headers(*, secret: str, message_id: str, body: str,
+                           at: datetime | None = None) -> dict[str, str]:
+    """Standard Webhooks headers: webhook-id, -timestamp and a v1 signature of all three + body.
+
+    The id is the same on every retry of one message (receivers dedupe on it); the timestamp is
+    the attempt's, so a delivery captured and replayed later falls outside the receiver's
+    tolerance (5 minutes in the reference verifier).
+    """
+    at = at or timezone.now()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+    }
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> bool:
-    """POST a pending delivery; True once delivered (or already delivered).
+    """POST a pending delivery, signed; True once delivered (or already delivered).
 
     Raises ProviderRateLimited (429/503 with Retry-After), WebhookRejected (other 5xx, 408)
-    or httpx errors, all retried by the task. A 4xx other than those is final: failed.
-    The receiver gets the dedupe key as Idempotency-Key, so a redelivery is one event to it.
+    or httpx errors, all retried by the task. A 4xx other than those, a redirect that is not a
+    checked 307/308, or a target that is refused, is final: failed.
+    The receiver gets the dedupe key as webhook-id (and Idempotency-Key), so a redelivery is one
+    event to it.
     """
     with pin_to_primary():
         delivery = (WebhookDelivery.objects.select_related("endpoint")
@@ -136,14 +189,17 @@ def webhook_delivery_attempt(*, delivery_id: int) -> bool:
         return delivery is not None and delivery.status == DeliveryStatus.SENT
     # A counter of attempts made (not an effect), so a plain increment is the right thing.
     WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=F("attempts") + 1)
-    body = json.dumps({"event": delivery.event, "data": delivery.payload},
-                      sort_keys=True).encode()
-    response = httpx.post(
-        delivery.endpoint.url, content=body,
-        headers={"Content-Type": "application/json", IDEMPOTENCY_HEADER: delivery.dedupe_key,
-                 SIGNATURE_HEADER: _signature(delivery.endpoint.secret, body)},
-        timeout=settings.NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS,
-    )
+    body = json.dumps({"event": delivery.event, "data": delivery.payload}, sort_keys=True)
+    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: delivery.dedupe_key,
+               **webhook_signed_headers(secret=delivery.endpoint.secret,
+                                        message_id=delivery.dedupe_key, body=body)}
+    try:
+        response = webhook_post(url=delivery.endpoint.url, content=body.encode(),
+                                headers=headers,
+                                timeout=settings.NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS)
+    except WebhookTargetRefused as refused:
+        webhook_delivery_fail(delivery_id=delivery_id, error=f"target refused: {refused}")
+        return False
     code = response.status_code
     WebhookDelivery.objects.filter(pk=delivery_id).update(last_status_code=code)
     if code in (429, 503) and "Retry-After" in response.headers:
@@ -154,7 +210,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> bool:
         raise ProviderRateLimited(retry_after)
     if code >= 500 or code in (408, 429):
         raise WebhookRejected(f"HTTP {code}")
-    if code >= 400:
+    if code >= 300:
         webhook_delivery_fail(delivery_id=delivery_id, error=f"HTTP {code} (not retried)")
         return False
     WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(

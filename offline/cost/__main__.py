@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         usage = load_usage(args.stack)
-        plan = plan_document(plan_stack(args.stack))
+        plan = plan_document(plan_stack(args.stack, steady_state=True))
         est = cost_of_plan(plan, args.stack)
         prices = load_price_table(est.region)
     except (UsageError, PriceTableError, CostError) as bad:

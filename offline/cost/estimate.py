@@ -76,7 +76,7 @@ FREE: dict[str, str] = {
     "pulumi:providers:": "a provider, not a resource",
     "quintet:": "a component groups resources; its children are priced",
     "random:": "generated locally",
-    "kubernetes:": "runs on the node pools priced above",
+    "kubernetes:": "runs on the node pools priced above (volumes and load balancers aside)",
     "cloudflare:": "included in the zone plan (priced as an assumption under the edge)",
     "aws:iam/": "IAM is free",
     "aws:ec2/vpc:Vpc": "free",
@@ -107,7 +107,14 @@ FREE: dict[str, str] = {
 }
 
 
+BILLED_KUBERNETES = ("kubernetes:core/v1:PersistentVolumeClaim",
+                     "kubernetes:networking.k8s.io/v1:Ingress")
+"""Kubernetes objects that make AWS create something billed (an EBS volume, an ALB)."""
+
+
 def _free_reason(rtype: str) -> str | None:
+    if rtype in BILLED_KUBERNETES:
+        return None
     for prefix, reason in FREE.items():
         if rtype == prefix or rtype.startswith(prefix):
             return reason
@@ -159,6 +166,8 @@ def _node_volume_gb(res: dict, ctx: _Context) -> float:
 
 def _node_group(res: dict, ctx: _Context) -> list[tuple[str, float, float, str]]:
     inputs = res["inputs"]
+    if (inputs.get("capacityType") or "ON_DEMAND") != "ON_DEMAND":
+        raise _NoPrice(f"capacity type {inputs['capacityType']}: only on-demand is priced")
     instance = (inputs.get("instanceTypes") or ["t3.medium"])[0]
     hour = ctx.price(f"ec2.{instance}.hour")
     scaling = inputs.get("scalingConfig") or {}
@@ -192,6 +201,9 @@ def _rds_instance(res: dict, ctx: _Context) -> list[tuple[str, float, float, str
     copies = 2 if inputs.get("multiAz") else 1
     az = "Multi-AZ" if copies == 2 else "Single-AZ"
     gb = _rds_storage_gb(res, ctx)
+    storage = inputs.get("storageType") or "gp3"
+    if storage not in ("gp3", "gp2"):
+        raise _NoPrice(f"storage type {storage}: only gp2/gp3 storage is priced")
     gb_price = ctx.price("rds.gp3.gb_month")
     items = [
         _fixed(f"{klass} {az}", copies * hour * ctx.hours,
@@ -211,7 +223,10 @@ def _rds_instance(res: dict, ctx: _Context) -> list[tuple[str, float, float, str
 def _replication_group(res: dict, ctx: _Context) -> list[tuple[str, float, float, str]]:
     inputs = res["inputs"]
     node = inputs.get("nodeType", "?")
-    nodes = int(inputs.get("numCacheClusters") or 1)
+    if inputs.get("numNodeGroups"):  # cluster mode: shards x (replicas + primary)
+        nodes = int(inputs["numNodeGroups"]) * (int(inputs.get("replicasPerNodeGroup") or 0) + 1)
+    else:
+        nodes = int(inputs.get("numCacheClusters") or 1)
     hour = ctx.price(f"elasticache.{node}.hour")
     return [_fixed(f"{nodes} x {node}", nodes * hour * ctx.hours,
                    f"{nodes} x {ctx.hours:.0f} h x ${hour}/h")]
@@ -340,6 +355,11 @@ def estimate(plan: dict[str, Any], prices: PriceTable, usage: Usage) -> Estimate
         label = f"{res['type'].split(':')[-1]} {res['name']}"
         pricer = PRICERS.get(res["type"])
         if pricer is None:
+            spec = res["inputs"].get("spec") or {}
+            if res["type"] == "kubernetes:core/v1:Service" and spec.get("type") == "LoadBalancer":
+                result.unpriced.append(Unpriced(component, label, "a LoadBalancer Service makes "
+                                                "AWS create a load balancer the table cannot see"))
+                continue
             if _free_reason(res["type"]) is None:
                 result.unpriced.append(Unpriced(component, label, f"type {res['type']} has no "
                                                 "pricing rule"))

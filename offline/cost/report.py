@@ -75,8 +75,10 @@ def render(est: Estimate, usage: Usage, prices: PriceTable, today: dt.date) -> s
         f"USD/GBP) at {number(usage.requests_per_month / 1e6)} M requests/month with "
         f"{usage.edge_hit_ratio:.0%} answered by the edge; {usd(origin)} per million origin "
         f"requests. The article: under GBP {ARTICLE_GBP_PER_MILLION:g} per million "
-        f"({'met' if gbp_edge < ARTICLE_GBP_PER_MILLION else 'not met'} at this traffic; met "
-        f"above {break_even_requests(est, prices) / 1e6:,.0f} M requests/month at this scale)."
+        f"({'met' if gbp_edge < ARTICLE_GBP_PER_MILLION else 'not met'} at this traffic; the "
+        f"minimum-scale cost alone would need {break_even_requests(est, prices) / 1e6:,.0f} M "
+        "requests/month, and nodes, LCUs and NAT data grow with traffic, so the real threshold "
+        "is higher)."
     )
     if est.unpriced:
         lines.append("")

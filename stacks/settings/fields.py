@@ -20,7 +20,7 @@ class Spec:
     choices: tuple[str, ...] | None = None
     secret: bool = False
     kind: str = ""  # extra semantic check: "cidr", "cidr-list", "email-list", "dns-name",
-    # "kubernetes-version"
+    # "kubernetes-version", "image-tag", "image-digest"
     why: str = ""  # said after the allowed choices when a value is refused: why not others
 
 

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from components.cluster import ami_type_for
+from components.eks_releases import EKS_RELEASES, EksRelease
 from components.subnets import CidrTooSmall, plan_subnets
 from k8s.quantities import BadQuantity, parse_cpu, parse_memory
 from stacks.data_rules import data_tier_problems
@@ -32,6 +33,32 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 _KUBERNETES_VERSION = re.compile(r"^1\.(\d{2})$")
 MIN_KUBERNETES_MINOR = 29  # native sidecar containers (PgBouncer beside the web pods) need 1.29
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+# Docker's tag grammar (ECR follows it): a word character, then up to 127 of [\w.-].
+_IMAGE_TAG = re.compile(r"^\w[\w.-]{0,127}$")
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Tags whose name promises to move: refused, because the repository is IMMUTABLE (a second push
+# of the same tag fails) and because a deploy must name one image, not whatever a tag holds now.
+MUTABLE_TAGS = frozenset({
+    "latest", "main", "master", "trunk", "head", "develop", "dev", "stable", "edge", "nightly",
+    "release", "current", "staging", "prod", "production", "test", "canary", "next",
+})
+# Config keys whose default follows the kubernetesVersion's row of the EKS table.
+RELEASE_PINS: dict[str, Any] = {
+    "addonVpcCniVersion": lambda r: r.addons["vpc-cni"],
+    "addonCorednsVersion": lambda r: r.addons["coredns"],
+    "addonKubeProxyVersion": lambda r: r.addons["kube-proxy"],
+    "addonPodIdentityAgentVersion": lambda r: r.addons["eks-pod-identity-agent"],
+    "chartAwsLoadBalancerControllerVersion": lambda r: r.charts["aws-load-balancer-controller"],
+    "chartMetricsServerVersion": lambda r: r.charts["metrics-server"],
+    "chartKedaVersion": lambda r: r.charts["keda"],
+    "chartClusterAutoscalerVersion": lambda r: r.charts["cluster-autoscaler"],
+    "clusterAutoscalerImageTag": lambda r: r.autoscaler_image_tag,
+}
+
+
+def release_pins(release: EksRelease) -> dict[str, str]:
+    """The config keys a Kubernetes version's row of the EKS table sets, with their values."""
+    return {key: pin(release) for key, pin in RELEASE_PINS.items()}
 
 
 class _Invalid(ValueError):
@@ -108,12 +135,37 @@ def check_constraints(leaf: Leaf, value: Any) -> None:
     if spec.kind == "kubernetes-version":
         match = _KUBERNETES_VERSION.match(value)
         if not match:
-            raise _Invalid("expected MAJOR.MINOR such as 1.33")
+            raise _Invalid("expected MAJOR.MINOR such as 1.35")
         if int(match.group(1)) < MIN_KUBERNETES_MINOR:
             raise _Invalid(
-                f"must be 1.{MIN_KUBERNETES_MINOR} or newer (native sidecar containers need it); "
-                "EKS standard support starts at 1.33 or so"
+                f"must be 1.{MIN_KUBERNETES_MINOR} or newer (native sidecar containers need it)"
             )
+        if value not in EKS_RELEASES:
+            raise _Invalid(
+                f"the kit's EKS table knows {', '.join(EKS_RELEASES)}; add a row for {value} "
+                "(support dates, add-ons, charts, autoscaler image) to components/eks_releases.py"
+            )
+    if spec.kind == "image-tag":
+        _check_image_tag(value)
+    if spec.kind == "image-digest" and value and not _IMAGE_DIGEST.match(value):
+        raise _Invalid("expected sha256: and 64 lower-case hex digits, as `docker push` prints")
+
+
+def _check_image_tag(value: str) -> None:
+    """Unset is allowed (first deploy); a mutable name or a malformed tag is not."""
+    if not value:
+        return
+    if value.lower() in MUTABLE_TAGS:
+        raise _Invalid(
+            "a tag mutable by name is refused (the ECR repository is IMMUTABLE and a deploy "
+            "must name one image); use the commit sha, e.g. $(git rev-parse --short=12 HEAD), "
+            "or set quintet:imageDigest"
+        )
+    if not _IMAGE_TAG.match(value):
+        raise _Invalid(
+            "expected a Docker tag: letters, digits, '_', '.', '-', at most 128, not starting "
+            "with '.' or '-' (put a digest in quintet:imageDigest)"
+        )
 
 
 def _section_keys() -> dict[str, list[str]]:
@@ -201,6 +253,10 @@ def load_settings(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> 
     merged = {leaf.key: leaf.default for leaf in leaves()}
     merged.update(TIER_PRESETS[tier])
     merged.update(values)
+    # Pins the stack file does not set follow its Kubernetes version's row of the EKS table.
+    release = EKS_RELEASES[merged["kubernetesVersion"]]
+    chosen = {*TIER_PRESETS[tier], *values}
+    merged.update({k: v for k, v in release_pins(release).items() if k not in chosen})
     tree: dict[str, Any] = {}
     for leaf in leaves():
         _set_path(tree, leaf.path, merged[leaf.key])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components.data_catalog import CACHE_ENGINES, CACHE_POLICIES
+from components.eks_releases import DEFAULT_VERSION, EKS_RELEASES
 from stacks.settings.fields import setting
 
 TIERS = ("dev", "staging", "prod")
@@ -19,6 +20,7 @@ NO_NAT_REFUSED = (
     "registries and the app calls third-party upstreams, which VPC endpoints cannot reach"
 )
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
+_DEFAULT_RELEASE = EKS_RELEASES[DEFAULT_VERSION]
 
 
 def section(cls: type, prefix: str = "", label: str = "") -> object:
@@ -88,8 +90,10 @@ class ClusterSettings:
     """The EKS cluster, its node pools, managed add-ons and cluster software."""
 
     kubernetes_version: str = setting(
-        "1.33", "kubernetesVersion",
-        "EKS Kubernetes version, MAJOR.MINOR (1.29 or newer: native sidecars need it).",
+        DEFAULT_VERSION, "kubernetesVersion",
+        "EKS Kubernetes version, MAJOR.MINOR, one of the kit's EKS table "
+        "(components/eks_releases.py); the add-on, chart and autoscaler pins below default to "
+        "that version's row.",
         kind="kubernetes-version",
     )
     endpoint_public_access: bool = setting(
@@ -108,39 +112,48 @@ class ClusterSettings:
         "IAM role ARNs granted cluster admin through EKS access entries.",
     )
     log_retention_days: int = setting(
-        30, "clusterLogRetentionDays", "Retention of the control-plane log group in days.",
+        30, "clusterLogRetentionDays",
+        "Retention of the control-plane log group in days (a value CloudWatch Logs accepts).",
         minimum=1, maximum=3653,
     )
     addon_vpc_cni_version: str = setting(
-        "v1.19.6-eksbuild.7", "addonVpcCniVersion", "Pinned version of the vpc-cni add-on."
+        _DEFAULT_RELEASE.addons["vpc-cni"], "addonVpcCniVersion",
+        "Pinned version of the vpc-cni add-on (default: the kubernetesVersion's row).",
     )
     addon_coredns_version: str = setting(
-        "v1.12.2-eksbuild.4", "addonCorednsVersion", "Pinned version of the coredns add-on."
+        _DEFAULT_RELEASE.addons["coredns"], "addonCorednsVersion",
+        "Pinned version of the coredns add-on (default: the kubernetesVersion's row).",
     )
     addon_kube_proxy_version: str = setting(
-        "v1.33.0-eksbuild.2", "addonKubeProxyVersion",
+        _DEFAULT_RELEASE.addons["kube-proxy"], "addonKubeProxyVersion",
         "Pinned version of the kube-proxy add-on (its minor must match kubernetesVersion).",
     )
     addon_pod_identity_version: str = setting(
-        "v1.3.8-eksbuild.2", "addonPodIdentityAgentVersion",
-        "Pinned version of the eks-pod-identity-agent add-on.",
+        _DEFAULT_RELEASE.addons["eks-pod-identity-agent"], "addonPodIdentityAgentVersion",
+        "Pinned version of the eks-pod-identity-agent add-on (default: the version's row).",
     )
     chart_lb_controller_version: str = setting(
-        "1.14.0", "chartAwsLoadBalancerControllerVersion",
+        _DEFAULT_RELEASE.charts["aws-load-balancer-controller"],
+        "chartAwsLoadBalancerControllerVersion",
         "Pinned Helm chart version of the AWS Load Balancer Controller.",
     )
     chart_metrics_server_version: str = setting(
-        "3.12.2", "chartMetricsServerVersion", "Pinned Helm chart version of metrics-server."
+        _DEFAULT_RELEASE.charts["metrics-server"], "chartMetricsServerVersion",
+        "Pinned Helm chart version of metrics-server.",
     )
     chart_keda_version: str = setting(
-        "2.17.2", "chartKedaVersion", "Pinned Helm chart version of KEDA."
+        _DEFAULT_RELEASE.charts["keda"], "chartKedaVersion", "Pinned Helm chart version of KEDA."
     )
     chart_cluster_autoscaler_version: str = setting(
-        "9.46.6", "chartClusterAutoscalerVersion",
+        _DEFAULT_RELEASE.charts["cluster-autoscaler"], "chartClusterAutoscalerVersion",
         "Pinned Helm chart version of the cluster autoscaler.",
     )
+    chart_kube_prometheus_stack_version: str = setting(
+        "75.15.1", "chartKubePrometheusStackVersion",
+        "Pinned Helm chart version of kube-prometheus-stack (Prometheus, Alertmanager, Grafana).",
+    )
     cluster_autoscaler_image_tag: str = setting(
-        "v1.33.0", "clusterAutoscalerImageTag",
+        _DEFAULT_RELEASE.autoscaler_image_tag, "clusterAutoscalerImageTag",
         "Cluster autoscaler image tag (its minor must match kubernetesVersion).",
     )
     system_pool: NodePoolSettings = section(NodePoolSettings, "systemPool", "system node pool")
@@ -250,7 +263,8 @@ class CacheSettings:
     )
     apply_immediately: bool = setting(
         True, "dataApplyImmediately",
-        "Apply data-tier changes now, not in the maintenance window (reboots included).",
+        "Apply data-tier modifications now, not in the maintenance window. Static RDS "
+        "parameters (max_connections) still wait for a reboot of each instance.",
     )
 
 
@@ -301,10 +315,6 @@ class EdgeSettings:
     )
     domain: str = setting(
         "dev.example.com", "domain", "Public host name of the app.", kind="dns-name"
-    )
-    session_cookie: str = setting(
-        "sessionid", "edgeSessionCookie",
-        "Cookie whose presence makes a request bypass the edge cache (Django's session cookie).",
     )
     static_path_prefix: str = setting(
         "/static/", "edgeStaticPathPrefix",
@@ -434,7 +444,17 @@ class ImageSettings:
     """The app image and its ECR repository."""
 
     tag: str = setting(
-        "latest", "imageTag", "Tag of the app image to deploy (CI sets the commit sha)."
+        "", "imageTag",
+        "Tag of the app image to deploy: the commit sha CI pushed. Unset: the first `pulumi up` "
+        "creates everything but the workloads and prints the push command. Tags mutable by "
+        "name (latest, main, stable, ...) are refused: the repository is IMMUTABLE.",
+        kind="image-tag",
+    )
+    digest: str = setting(
+        "", "imageDigest",
+        "Digest of the app image (sha256:<64 hex>); when set the workloads pull by digest "
+        "(with imageTag, or alone).",
+        kind="image-digest",
     )
     keep_images: int = setting(
         30, "ecrKeepImages", "Tagged images ECR keeps before expiring the oldest.",

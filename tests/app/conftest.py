@@ -46,6 +46,10 @@ class WebServer:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_url: str = ""
+    """Its Prometheus endpoint (METRICS_PORT, one per server)."""
+    tmp_dir: Path | None = None
+    """Its private TMPDIR (the multiprocess metrics files live under it)."""
 
     def log_text(self) -> str:
         """What the server printed so far."""
@@ -63,7 +67,7 @@ def dataservices() -> Iterator[DataServices]:
         print(f"\ndata services up in {time.monotonic() - started:.2f}s")
         yield services
     finally:
-        services.stop()
+        services.remove()
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -95,12 +99,13 @@ def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
+        "METRICS_PORT": "0",  # start_web gives each server its own
     })
     return env
 
 
 def run_entrypoint(
-    args: list[str], env: dict[str, str], timeout: float = 60
+    args: list[str], env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run app_image/entrypoint.sh with `args` and return its outcome."""
     return subprocess.run([str(ENTRYPOINT), *args], env=env, capture_output=True, text=True,
@@ -177,22 +182,27 @@ def db_fresh(django_app: None) -> Iterator[None]:
 def start_web(env: dict[str, str], port: int) -> WebServer:
     """Start `entrypoint.sh web` on `port` and wait until /livez answers."""
     log = open(Path(tempfile.gettempdir()) / f"quintet-web-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([str(ENTRYPOINT), "web"], env={**env, "PORT": str(port)},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Own TMPDIR and metrics port: servers of parallel runs never share metrics files or ports.
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"quintet-web-{port}-"))
+    metrics_port = free_port()
+    process = subprocess.Popen(
+        [str(ENTRYPOINT), "web"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**env, "PORT": str(port), "METRICS_PORT": str(metrics_port), "TMPDIR": str(tmp_dir)})
     log.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"web exited with {process.returncode}; see {log.name}")
         try:
             if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
-                return WebServer(url, process, Path(log.name))
+                return WebServer(url, process, Path(log.name),
+                                 f"http://127.0.0.1:{metrics_port}/metrics", tmp_dir)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     stop_web(WebServer(url, process, Path(log.name)))
-    raise RuntimeError(f"web did not answer /livez within 30s; see {log.name}")
+    raise RuntimeError(f"web did not answer /livez within 120s; see {log.name}")
 
 
 def stop_web(server: WebServer, timeout: float = 30) -> int:
@@ -207,6 +217,8 @@ def stop_web(server: WebServer, timeout: float = 30) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+    if server.tmp_dir is not None:
+        shutil.rmtree(server.tmp_dir, ignore_errors=True)
     return int(server.process.returncode)
 
 
@@ -218,3 +230,44 @@ def web(app_env: dict[str, str], migrated: object) -> Iterator[WebServer]:
         yield server
     finally:
         stop_web(server)
+
+
+@dataclass(frozen=True)
+class Principals:
+    """API tokens of an editor, two customers and an account with no role (made in-process)."""
+
+    editor: str
+    customer: str
+    other_customer: str
+    nobody: str
+
+    @staticmethod
+    def headers(token: str) -> dict[str, str]:
+        """The Authorization header of a token."""
+        return {"Authorization": f"Token {token}"}
+
+
+@pytest.fixture(scope="session")
+def principals(django_app: None) -> Principals:
+    """One account per role, created through the app's own services (as an operator would)."""
+    import uuid
+
+    from accounts.services import principal_create, user_token_create
+    from django.contrib.auth import get_user_model
+
+    suffix = uuid.uuid4().hex[:8]
+    tokens = {name: principal_create(username=f"{name}-{suffix}", role=role,
+                                     password=f"pw-{uuid.uuid4()}")[1]
+              for name, role in (("editor", "editor"), ("customer", "customer"),
+                                 ("other", "customer"))}
+    nobody = get_user_model().objects.create_user(username=f"nobody-{suffix}",
+                                                  password=f"pw-{uuid.uuid4()}")
+    return Principals(editor=tokens["editor"], customer=tokens["customer"],
+                      other_customer=tokens["other"], nobody=user_token_create(user=nobody))
+
+
+def csrf_headers(client: httpx.Client) -> dict[str, str]:
+    """Fetch a CSRF token as a browser does (cookie + value) and return the header to send."""
+    response = client.get("/api/accounts/csrf/")
+    assert response.status_code == 200, response.text
+    return {"X-CSRFToken": response.json()["csrf_token"]}

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from local.dataservices import DataServices, free_port
+from local.stub_upstream import StubUpstream
 from tests.app.conftest import (
     APP_DIR,
     ENTRYPOINT,
@@ -24,7 +25,7 @@ from tests.app.conftest import (
 )
 
 pytestmark = pytest.mark.services
-PROCESS_TYPES = ["web", "worker", "beat", "relay", "bootstrap", "migrate", "check"]
+PROCESS_TYPES = ["web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check"]
 
 
 def test_entrypoint_names_exactly_the_process_types() -> None:
@@ -40,6 +41,15 @@ def test_unknown_process_type_prints_usage_and_exits_2(args: list[str]) -> None:
     assert result.returncode == 2
     for name in PROCESS_TYPES:
         assert name in result.stderr
+
+
+@pytest.mark.parametrize("auth", ["", "admin", "admin:", ":secret"])
+def test_flower_refuses_to_start_without_basic_auth(app_env: dict[str, str], auth: str) -> None:
+    result = run_entrypoint(["flower"], {**app_env, "FLOWER_BASIC_AUTH": auth,
+                                         "PORT": str(free_port())}, timeout=30)
+    assert result.returncode == 2
+    assert "FLOWER_BASIC_AUTH=user:password" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_check_deploy_is_clean_with_production_settings(app_env: dict[str, str]) -> None:
@@ -66,7 +76,7 @@ def test_migrate_sets_the_role_statement_timeout(
 
 
 def test_web_serves_and_stops_gracefully_on_sigterm(
-    app_env: dict[str, str], migrated: object
+    app_env: dict[str, str], migrated: object, stub_upstream: StubUpstream,
 ) -> None:
     server = start_web({**app_env, "WEB_CONCURRENCY": "1"}, free_port())
     in_flight: list[httpx.Response] = []
@@ -76,8 +86,13 @@ def test_web_serves_and_stops_gracefully_on_sigterm(
         slow = threading.Thread(target=lambda: in_flight.append(httpx.post(
             f"{server.url}/api/checkout/prepare-sync/",
             json={"email": "a@b.io", "amount_cents": 100}, timeout=10)))
+        calls_before = stub_upstream.calls
         slow.start()
-        time.sleep(0.3)
+        # SIGTERM once the request is inside the app (it has called the first upstream).
+        deadline = time.monotonic() + 30
+        while stub_upstream.calls == calls_before:
+            assert time.monotonic() < deadline, "the request never reached the upstreams"
+            time.sleep(0.01)
         started = time.monotonic()
     finally:
         code = stop_web(server)
@@ -112,3 +127,39 @@ def test_dockerfile_shape() -> None:
     final = text.split("AS runtime", 1)[1]
     assert not re.search(r"gcc|build-essential|apt-get install", final)
     assert ROOT.joinpath("app_image", ".dockerignore").exists()
+
+
+def _client_address_logged(server: object, marker: str) -> str:
+    """The client address uvicorn's access log gives for the request to /livez?<marker>."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in server.log_text().splitlines():  # type: ignore[attr-defined]
+            if marker in line:
+                return line.split()[1].rsplit(":", 1)[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no access log line for {marker}")
+
+
+def test_forwarded_headers_are_believed_only_from_the_configured_proxies(
+    app_env: dict[str, str], web: object
+) -> None:
+    spoofed = {"X-Forwarded-For": "203.0.113.9"}
+    # The session's server trusts loopback (where nginx runs locally): the header is believed.
+    marker = f"probe-{time.monotonic_ns()}"
+    httpx.get(f"{web.url}/livez?{marker}", headers=spoofed)  # type: ignore[attr-defined]
+    assert _client_address_logged(web, marker) == "203.0.113.9"
+    # A server that trusts only the load balancer's subnet ignores the same header from us.
+    server = start_web({**app_env, "FORWARDED_ALLOW_IPS": "10.0.0.0/24,10.0.1.0/24"},
+                       free_port())
+    try:
+        marker = f"probe-{time.monotonic_ns()}"
+        httpx.get(f"{server.url}/livez?{marker}", headers=spoofed)
+        assert _client_address_logged(server, marker) == "127.0.0.1"
+    finally:
+        stop_web(server)
+
+
+def test_trusting_every_proxy_is_refused(app_env: dict[str, str]) -> None:
+    result = run_entrypoint(["web"], {**app_env, "FORWARDED_ALLOW_IPS": "*"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "FORWARDED_ALLOW_IPS='*' is malformed" in result.stderr

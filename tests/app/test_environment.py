@@ -14,7 +14,7 @@ from tests.app.conftest import APP_DIR, ENTRYPOINT, run_entrypoint
 pytestmark = pytest.mark.services
 CONTRACT = json.loads((APP_DIR / "environment.json").read_text())
 # Read by the entrypoint but set by the image itself, not by the platform.
-IMAGE_INTERNAL = {"DJANGO_SETTINGS_MODULE", "PYTHON"}
+IMAGE_INTERNAL = {"DJANGO_SETTINGS_MODULE", "PYTHON", "TMPDIR"}  # TMPDIR: the OS temp dir
 
 
 def test_contract_entries_have_the_agreed_fields() -> None:

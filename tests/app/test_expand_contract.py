@@ -38,7 +38,7 @@ def own_services() -> Iterator[DataServices]:
         services.start()
         yield services
     finally:
-        services.stop()
+        services.remove()  # also its home under /var/lib/quintet when run by root
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -118,16 +118,17 @@ class Stack:
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 
-    def start_worker(self, queues: str) -> Worker:
+    def start_worker(self, queues: str, *, metrics_port: int = 0) -> Worker:
         """Start `entrypoint.sh worker <queues>` and wait until its consumer is connected."""
         tmp_dir = Path(tempfile.mkdtemp(prefix=f"w-{queues}-", dir=self.work_dir))
         log_path = tmp_dir / "worker.log"
+        # Its pool's PgBouncer database, with the queue's statement_timeout (as in make up).
+        database = self.services.worker_database_url(queues.split(",")[0])
+        env = {**self.env, "TMPDIR": str(tmp_dir), "METRICS_PORT": str(metrics_port),
+               "DATABASE_URL": database}
         with open(log_path, "wb") as log:
-            # Its pool's PgBouncer database, with the queue's statement_timeout (as in make up).
-            database = self.services.worker_database_url(queues.split(",")[0])
             process = subprocess.Popen(
-                [str(ENTRYPOINT), "worker", queues],
-                env={**self.env, "TMPDIR": str(tmp_dir), "DATABASE_URL": database},
+                [str(ENTRYPOINT), "worker", queues], env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         self.started.append(process)
@@ -221,7 +222,6 @@ def with_group_killed(process: subprocess.Popen[bytes]) -> None:
 def stack() -> Iterator[Stack]:
     """Postgres (via PgBouncer), the cache and broker Redis; migrated; stopped at the end."""
     work_dir = Path(tempfile.mkdtemp(prefix="quintet-celery-tests-"))
-    os.chmod(work_dir, 0o755)  # the postgres user must traverse it
     services = DataServices(work_dir / "services")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(services.urls())
@@ -235,6 +235,8 @@ def stack() -> Iterator[Stack]:
         "UPSTREAM_FRAUD_URL": "http://127.0.0.1:9/fraud",
         "UPSTREAM_ADDRESS_URL": "http://127.0.0.1:9/address",
         "LOG_LEVEL": "INFO",
+        "WEBHOOKS_ALLOW_LOOPBACK": "true",  # the receivers are plain-HTTP loopback servers
+        "METRICS_PORT": "0",  # start_worker(metrics_port=...) turns it on for one worker
     })
     stack = Stack(services, env, work_dir)
     try:
@@ -252,7 +254,7 @@ def stack() -> Iterator[Stack]:
             if process.poll() is None:
                 stack.stop(process, timeout=5)
             with_group_killed(process)
-        services.stop()
+        services.remove()
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

@@ -51,7 +51,7 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
     if action == "export":
         return {"export_id": services.report_export_request(kind="email_deliveries").pk}
     if action == "webhooks":
-        endpoint = services.webhook_endpoint_create(url=command["url"], secret="s3cret")
+        endpoint = services.webhook_endpoint_create(url=command["url"])
         published = 0
         for index in range(command["count"]):
             published += services.webhook_event_publish(

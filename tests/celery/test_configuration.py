@@ -14,6 +14,7 @@ ROUTES = {
     "notifications.tasks.maintenance_reconcile": "low",
     "notifications.tasks.maintenance_cleanup": "low",
     "tests.celery.tasks.long_low": "low",  # a test-only task (tests.celery.settings)
+    "core.tasks.idempotency_records_purge": "low",
 }
 
 

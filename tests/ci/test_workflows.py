@@ -44,6 +44,20 @@ def test_pull_requests_lint_test_and_comment_the_plan_diff_without_secrets():
     assert "${{ secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
 
 
+def test_the_quickstart_runs_on_ubuntu_24_04_as_the_runners_non_root_user():
+    job = load("pull-request.yml")["jobs"]["test"]
+    assert job["runs-on"] == "ubuntu-24.04"
+    runs = [step.get("run", "") for step in job["steps"]]
+    checks = [i for i, run in enumerate(runs) if 'test "$(id -u)" -ne 0' in run]
+    script = "\n".join(runs)
+    order = [script.index(cmd) for cmd in ("make up DETACH=1", "make status", "make down",
+                                           "make test")]
+    assert checks and checks[0] < min(i for i, run in enumerate(runs) if "make up" in run)
+    assert order == sorted(order), "the quickstart runs up, status, down, then the tests"
+    for privileged in ("sudo make", "runuser", "su -c", "sudo -E"):
+        assert privileged not in script, f"the quickstart must run as the runner: {privileged}"
+
+
 def _writes(permissions: object) -> bool:
     if permissions in ("write-all",):
         return True
@@ -72,8 +86,17 @@ def test_the_privileged_comment_job_runs_no_code_from_the_pull_request():
     # Only the number file is read, as data: nothing from the artifact or a checkout is run.
     for forbidden in ("make ", "python", "bash ", "sh ", "source ", "./", "eval", "pip "):
         assert forbidden not in scripts, forbidden
-    assert "${{ github.event.workflow_run.head" not in (WORKFLOWS / "pr-comment.yml").read_text()
     assert "[!0-9]" in scripts
+    assert "conclusion == 'success'" in job["if"]
+
+
+def test_the_comment_goes_to_the_pull_request_the_run_built_not_the_one_the_fork_names():
+    (job,) = load("pr-comment.yml")["jobs"].values()
+    step = next(s for s in job["steps"] if s.get("id") == "pr")
+    # The head commit comes from the event (GitHub's word), the artifact's number must match it.
+    assert step["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert 'select(.headRefOid == \\"$HEAD_SHA\\")' in step["run"]
+    assert '[ "$number" != "$claimed" ]' in step["run"]
 
 
 def test_previews_run_per_stack_for_same_repo_prs_with_a_lock_per_stack():

@@ -20,12 +20,14 @@ from typing import Any
 import pytest
 
 from local.preflight import port_free
+from local.principals import auth_headers, principal_token
 from local.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
-UP_TIMEOUT = 300
+UP_TIMEOUT = 900
+"""A generous ceiling: a first `up` on a busy 2-core machine takes minutes, not seconds."""
 CANDIDATE_BASES = range(28000, 29000, 100)
-PORT_SPAN = 35
+PORT_SPAN = 70  # base .. base+69 (local.topology: metrics ports at +40..+63)
 
 
 @dataclass
@@ -75,5 +77,18 @@ def running() -> Iterator[RunningTopology]:
         assert result.returncode == 0, f"make up failed:\n{result.stdout}\n{result.stderr}"
         yield handle
     finally:
-        handle.cli("down", timeout=120)
+        handle.cli("down", timeout=300)
+        handle.topology.dataservices().remove()
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def editor(running: RunningTopology) -> dict[str, str]:
+    """The Authorization header of an editor of the running topology."""
+    return auth_headers(principal_token(running.topology, role="editor"))
+
+
+@pytest.fixture(scope="session")
+def customer(running: RunningTopology) -> dict[str, str]:
+    """The Authorization header of a customer of the running topology."""
+    return auth_headers(principal_token(running.topology, role="customer"))

@@ -18,7 +18,7 @@ from tests.e2e.conftest import ROOT, free_base, topology_env
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_app_env_supplies_every_required_variable_and_nothing_outside(tmp_path: Path) -> None:

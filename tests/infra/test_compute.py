@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.cluster import ami_type_for, kubeconfig
+from components.eks_releases import DEFAULT_VERSION, EKS_RELEASES
 from k8s.meta import READINESS_GATE_LABEL
 from stacks.settings import load_settings
 from tests.infra.conftest import SHIPPED_STACKS
@@ -18,6 +19,7 @@ CHARTS = {
     "metrics-server": "chartMetricsServerVersion",
     "keda": "chartKedaVersion",
     "cluster-autoscaler": "chartClusterAutoscalerVersion",
+    "kube-prometheus-stack": "chartKubePrometheusStackVersion",
 }
 ADDONS = {
     "vpc-cni": "addonVpcCniVersion",
@@ -177,7 +179,33 @@ def test_cluster_software_is_helm_releases_with_pinned_versions(stack_run, stack
         assert release.inputs["chart"] == name, release.urn
         assert release.provider == provider.urn, release.urn
         assert groups <= set(release.dependencies), release.urn
-        assert release.inputs["values"]["nodeSelector"] == {"quintet.io/pool": "system"}
+        values = release.inputs["values"]
+        if name == "kube-prometheus-stack":  # one node selector per component of the chart
+            values = values["prometheus"]["prometheusSpec"]
+        assert values["nodeSelector"] == {"quintet.io/pool": "system"}, release.urn
+
+
+def test_monitoring_stack_selects_the_kits_monitors_rules_and_dashboards(stack_run):
+    from k8s.monitoring import DASHBOARD_LABEL, MONITORING_NAMESPACE
+
+    release = stack_run("prod").named("cluster-software-kube-prometheus-stack")
+    assert release.inputs["namespace"] == MONITORING_NAMESPACE  # metrics-ingress admits it
+    values = release.inputs["values"]
+    system = {"quintet.io/pool": "system"}
+    for path in (("prometheusOperator",), ("alertmanager", "alertmanagerSpec"),
+                 ("kube-state-metrics",), ("grafana",)):
+        node = values
+        for key in path:
+            node = node[key]
+        assert node["nodeSelector"] == system, path
+    spec = values["prometheus"]["prometheusSpec"]
+    for selector in ("podMonitorSelectorNilUsesHelmValues", "ruleSelectorNilUsesHelmValues"):
+        assert spec[selector] is False, selector
+    sidecar = values["grafana"]["sidecar"]["dashboards"]
+    assert (sidecar["label"], sidecar["labelValue"], sidecar["searchNamespace"]) == (
+        DASHBOARD_LABEL, "1", "ALL")
+    [cloudwatch] = values["grafana"]["additionalDataSources"]
+    assert cloudwatch["uid"] == "cloudwatch" and cloudwatch["jsonData"]["authType"] == "default"
 
 
 def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
@@ -186,7 +214,9 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
         a.inputs["serviceAccount"]: a
         for a in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     }
-    assert set(associations) == {"aws-load-balancer-controller", "cluster-autoscaler"}
+    assert set(associations) == {"aws-load-balancer-controller", "cluster-autoscaler", "grafana"}
+    grafana = associations.pop("grafana")
+    assert grafana.inputs["namespace"] == "monitoring"
     for sa, association in associations.items():
         assert association.inputs["namespace"] == "kube-system"
         role = run.by_urn(
@@ -201,7 +231,7 @@ def test_controllers_get_pod_identity_roles_before_they_start(stack_run):
     ca = run.named("cluster-software-cluster-autoscaler").inputs["values"]
     assert ca["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
     assert ca["autoDiscovery"]["clusterName"] == "quintet-prod"
-    assert ca["image"]["tag"] == "v1.33.0"
+    assert ca["image"]["tag"] == EKS_RELEASES[DEFAULT_VERSION].autoscaler_image_tag
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -316,9 +346,15 @@ def test_graviton_pool_gets_the_arm_ami(run_with):
             "quintet:workersPoolMax (3)",
         ),
         (
-            {"quintet:kubernetesVersion": "1.34"},
-            "quintet:addonKubeProxyVersion: 'v1.33.0-eksbuild.2' is not allowed; its minor must "
-            "match quintet:kubernetesVersion (1.34)",
+            {"quintet:kubernetesVersion": "1.34",
+             "quintet:addonKubeProxyVersion": "v1.35.3-eksbuild.13"},
+            "quintet:addonKubeProxyVersion: 'v1.35.3-eksbuild.13' is not allowed; its minor "
+            "must match quintet:kubernetesVersion (1.34)",
+        ),
+        (
+            {"quintet:kubernetesVersion": "1.37"},
+            'quintet:kubernetesVersion: "1.37" is not allowed; the kit\'s EKS table knows '
+            "1.33, 1.34, 1.35; add a row for 1.37",
         ),
         (
             {"quintet:clusterPublicAccessCidrs": ["10.0.0.1/8"]},

@@ -19,7 +19,7 @@ from offline.mocks import run_program
 from offline.new_stack import new_stack
 from offline.plan import plan_document
 from offline.stack_files import read_stack_config
-from stacks.program import main
+from stacks.program import offline_main as main
 from tests.infra.conftest import SHIPPED_STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,16 +27,39 @@ TODAY = dt.date(2026, 12, 1)
 HOURS = 730
 
 
+FIXED_PRICES = Path(__file__).resolve().parent / "fixtures" / "prices"
+
+
 @pytest.fixture(scope="module")
 def prices(tmp_path_factory):
-    """A fixed copy of the shipped table, so edits to the real one never move these figures."""
+    """A fixed table kept with the tests (not the shipped one, which is refreshed over time)."""
     folder = tmp_path_factory.mktemp("prices")
-    doc = json.loads((PRICE_DIR / "eu-west-2.json").read_text())
+    doc = json.loads((FIXED_PRICES / "eu-west-2.json").read_text())
     doc["read"] = "2026-11-01"
-    for row in doc["rows"].values():
-        row["usd"] = round(row["usd"], 4)
     (folder / "eu-west-2.json").write_text(json.dumps(doc))
     return load_price_table("eu-west-2", folder)
+
+
+def test_the_shipped_table_prices_every_shipped_stack(plans):
+    for stack, plan in plans.items():
+        shipped = load_price_table("eu-west-2", PRICE_DIR)
+        assert estimate(plan, shipped, load_usage(stack)).unpriced == [], stack
+
+
+def test_spot_pools_claims_and_load_balancer_services_are_unpriced(plans, prices):
+    plan = copy.deepcopy(plans["dev"])
+    pool = _resource(plan, "aws:eks/nodeGroup:NodeGroup", "cluster-pool-web")
+    pool["inputs"]["capacityType"] = "SPOT"
+    plan["resources"] += [
+        {"urn": "urn:pvc", "type": "kubernetes:core/v1:PersistentVolumeClaim", "name": "data",
+         "parent": None, "inputs": {}},
+        {"urn": "urn:svc", "type": "kubernetes:core/v1:Service", "name": "public",
+         "parent": None, "inputs": {"spec": {"type": "LoadBalancer"}}},
+    ]
+    reasons = {u.resource: u.reason for u in estimate(plan, prices, load_usage("dev")).unpriced}
+    assert "only on-demand is priced" in reasons["NodeGroup cluster-pool-web"]
+    assert "PersistentVolumeClaim data" in reasons
+    assert "load balancer" in reasons["Service public"]
 
 
 @pytest.fixture(scope="module")

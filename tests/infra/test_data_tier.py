@@ -14,7 +14,7 @@ from offline.plan import render_json
 from offline.stack_files import read_stack_config
 from stacks import reference
 from stacks.connections import connection_budget_for
-from stacks.program import main
+from stacks.program import offline_main as main
 from stacks.settings import load_settings
 
 RDS = "aws:rds/instance:Instance"
@@ -77,7 +77,10 @@ def test_prod_primary_is_multi_az_encrypted_protected_and_backed_up(stack_run):
     assert primary.inputs["deletionProtection"] is True
     assert primary.inputs["backupRetentionPeriod"] >= 7
     assert primary.inputs["skipFinalSnapshot"] is False
-    assert primary.inputs["finalSnapshotIdentifier"]
+    # Unique per destroy: the hex of a RandomId made with the primary (mocked as 0f1e2d3c).
+    suffix = run.named("database-final-snapshot-suffix")
+    assert suffix.inputs["keepers"] == {"identifier": "quintet-prod"}
+    assert primary.inputs["finalSnapshotIdentifier"] == "quintet-prod-final-0f1e2d3c"
     assert primary.inputs["performanceInsightsEnabled"] is True
     assert primary.inputs["autoMinorVersionUpgrade"] is True
     assert primary.inputs["publiclyAccessible"] is False
@@ -364,6 +367,9 @@ def test_alarm_emails_subscribe_to_the_topic(run_with):
         ({"quintet:alarmEmails": ["not-an-address"]}, "is not an email address"),
         ({"quintet:dbInstanceClass": "db.t4g.micro", "quintet:webMaxReplicas": 20},
          'quintet:dbInstanceClass: "db.t4g.micro" is not allowed; the connection budget needs'),
+        ({"quintet:dbReplicas": 1, "quintet:dbBackupRetentionDays": 0},
+         "quintet:dbBackupRetentionDays: 0 is not allowed with quintet:dbReplicas = 1; RDS "
+         "creates read replicas only from a source with automated backups"),
     ],
 )
 def test_bad_data_config_fails_clearly(config_error, overrides, expected):

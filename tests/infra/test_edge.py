@@ -74,7 +74,7 @@ def test_ip_target_group_checks_readiness(stack_run, stack):
     target_group = stack_run(stack).named("load-balancer-web")
     assert target_group.inputs["targetType"] == "ip"
     assert target_group.inputs["port"] == 8000
-    assert target_group.inputs["healthCheck"]["path"] == "/healthz"
+    assert target_group.inputs["healthCheck"]["path"] == "/readyz"  # the pod, not its deps
     assert target_group.inputs["deregistrationDelay"] <= 30
 
 
@@ -131,8 +131,22 @@ def test_certificate_is_validated_through_a_cloudflare_record(stack_run):
     assert record.urn in validation.dependencies
 
 
+def _ruleset(run, phase):
+    (ruleset,) = [r for r in run.of_type("cloudflare:index/ruleset:Ruleset")
+                  if r.inputs["phase"] == phase]
+    return ruleset
+
+
+def test_private_paths_are_blocked_at_the_edge(stack_run):
+    ruleset = _ruleset(stack_run("prod"), "http_request_firewall_custom")
+    assert ruleset.inputs["kind"] == "zone" and ruleset.inputs["zoneId"] == ZONE
+    (rule,) = ruleset.inputs["rules"]
+    assert rule["action"] == "block"
+    assert rule["expression"] == '(http.request.uri.path in {"/healthz" "/healthz/"})'
+
+
 def test_cache_ruleset(stack_run):
-    ruleset = stack_run("prod").named("edge-cache-rules")
+    ruleset = _ruleset(stack_run("prod"), "http_request_cache_settings")
     assert ruleset.inputs["phase"] == "http_request_cache_settings"
     assert ruleset.inputs["kind"] == "zone" and ruleset.inputs["zoneId"] == ZONE
     rules = {r["ref"]: r for r in ruleset.inputs["rules"]}
@@ -151,6 +165,7 @@ def test_cache_ruleset(stack_run):
     bypass = rules["session_or_unsafe_method_bypass"]
     assert bypass["actionParameters"] == {"cache": False}
     assert 'http.cookie contains "sessionid="' in bypass["expression"]
+    assert 'http.cookie contains "q_rw="' in bypass["expression"]  # read-your-writes too
     assert 'not (http.request.method in {"GET" "HEAD"})' in bypass["expression"]
 
 

@@ -11,7 +11,7 @@ import yaml
 from offline.mocks import run_program
 from offline.new_stack import ForkError, new_stack
 from offline.stack_files import read_stack_config
-from stacks.program import main
+from stacks.program import offline_main as main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +61,14 @@ def test_secrets_are_not_copied(project):
 def test_bad_forks_are_refused_clearly(project, name, source, message):
     with pytest.raises(ForkError, match=message):
         new_stack(name, source, root=project)
+
+
+def test_fork_marks_the_placeholders_a_real_deploy_refuses(project):
+    text = new_stack("team-p", "prod", root=project).read_text()
+    marked = [line for line in text.splitlines() if "# PLACEHOLDER:" in line]
+    assert {line.split(":", 2)[1].strip() for line in marked} >= {
+        "domain", "cloudflareZoneId", "clusterPublicAccessCidrs"
+    }
+    # Defaults that are placeholders are listed too, with what to set.
+    assert "#   quintet:upstreamSanctionsUrl: 'https://sanctions.example.com/v1/screen' is a " \
+        "placeholder; set the provider's endpoint URL" in text

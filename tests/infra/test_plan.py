@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def plan_cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*prefix, sys.executable, "-m", "offline.plan", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
@@ -108,6 +108,25 @@ def test_a_run_after_asyncio_run_elsewhere_in_the_process_still_works():
     asyncio.run(nothing())  # what an async app test does: leaves no current event loop
     run = run_program(lambda: None, stack="dev", config={}, secret_keys=[])
     assert run.resources == []
+
+
+def test_make_plan_prints_its_warnings_and_fails_on_a_provider_finding(capsys, monkeypatch):
+    from offline import plan as plan_module
+    from offline import provider_rules
+
+    assert plan_module.main(["--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "\nwarnings:\n  placeholder: quintet:domain: 'www.example.com' is a placeholder" in out
+    assert "  first deploy: quintet:imageTag is unset" in out
+    assert "  reboot: database-params: max_connections=" in out
+
+    def refuse(resources):
+        return [provider_rules.Finding("elb-name", "urn:x", "load-balancer-web: too long")]
+
+    monkeypatch.setattr(provider_rules, "provider_findings", refuse)
+    assert plan_module.main(["--stack", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert "declares values the providers refuse:\nelb-name: load-balancer-web: too long" in err
 
 
 def test_several_stacks_plan_in_one_process_each_as_alone():

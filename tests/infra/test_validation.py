@@ -6,7 +6,7 @@ import pytest
 
 from offline.mocks import run_program
 from stacks.errors import ConfigError
-from stacks.program import main
+from stacks.program import offline_main as main
 
 
 def test_unknown_key_is_named_with_a_hint(config_error):

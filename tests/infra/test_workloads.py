@@ -13,6 +13,7 @@ from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
 from offline.mocks import ProgramRun, mask_secrets, run_program, unwrap_secrets
 from offline.stack_files import read_stack_config
+from stacks.image import OFFLINE_IMAGE_TAG
 from stacks.settings import load_settings
 from stacks.workloads import render_runtime, render_secrets, workload_spec
 
@@ -81,7 +82,7 @@ def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     run = workloads_run(stack)
     job = run.named("workloads-job-migrate")
     deployments = run.of_type(DEPLOYMENT)
-    assert len(deployments) == 6  # web, three queues, beat, the outbox relay
+    assert len(deployments) == 7  # web, three queues, beat, the outbox relay, flower
     for deployment in deployments:
         assert job.urn in deployment.dependencies, deployment.urn
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
@@ -183,16 +184,19 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    # 6 Deployments, 2 Jobs, 9 ConfigMaps (with the RDS CA bundle), 6 Secrets, 17 others
-    assert len(kube) == 40
+    # 7 Deployments (the relay and Flower too), 2 Jobs (bootstrap, migrate), 11 ConfigMaps (the
+    # RDS CA bundle, 2 dashboards), 6 Secrets, 25 others (4 PodMonitors and a PrometheusRule).
+    assert len(kube) == 51
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")
     controller = run.named("cluster-software-aws-load-balancer-controller")
     assert keda.urn in namespace.dependencies and controller.urn in namespace.dependencies
+    # The PodMonitor and PrometheusRule CRDs come with kube-prometheus-stack.
+    assert run.named("cluster-software-kube-prometheus-stack").urn in namespace.dependencies
     web = run.named("workloads-deployment-web")
     app = web.inputs["spec"]["template"]["spec"]["containers"][0]
-    assert app["image"].endswith(".amazonaws.com/quintet-prod:latest"), app["image"]
+    assert app["image"].endswith(f".amazonaws.com/quintet-prod:{OFFLINE_IMAGE_TAG}"), app["image"]
     assert run.named("workloads-job-migrate").urn in web.dependencies
     binding = run.named("workloads-targetgroupbinding-web")
     (target_group,) = run.of_type("aws:lb/targetGroup:TargetGroup")

@@ -105,7 +105,7 @@ def test_pending_variables_are_still_pending() -> None:
 def test_every_process_type_launched_exists_in_the_entrypoint(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     known = process_types()
-    assert {"web", "worker", "beat", "relay", "bootstrap", "migrate", "check"} <= known
+    assert {"web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check"} <= known
     launched = set()
     for obj in of_kind(objects, "Deployment") + of_kind(objects, "Job"):
         for container in pod_spec(obj)["containers"]:
@@ -114,7 +114,7 @@ def test_every_process_type_launched_exists_in_the_entrypoint(stack, stack_objec
             launched.add(container["args"][0])
             assert container["args"][0] in known, obj["metadata"]["name"]
             assert "command" not in container, "the image's ENTRYPOINT must stay in charge"
-    assert launched == {"web", "worker", "beat", "relay", "bootstrap", "migrate"}
+    assert launched == {"web", "worker", "beat", "relay", "flower", "bootstrap", "migrate"}
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -142,3 +142,12 @@ def test_worker_probe_runs_the_apps_health_module() -> None:
     module = WORKER_HEALTH_COMMAND[-1]
     assert WORKER_HEALTH_COMMAND[:2] == ["python", "-m"]
     assert (APP / (module.replace(".", "/") + ".py")).is_file(), module
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_app_trusts_forwarded_headers_only_from_the_load_balancer(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    trusted = named(objects, "ConfigMap", ENV_CONFIGMAP)["data"]["FORWARDED_ALLOW_IPS"].split(",")
+    ingress = named(objects, "NetworkPolicy", "web-ingress")["spec"]["ingress"][0]["from"]
+    admitted = [rule["ipBlock"]["cidr"] for rule in ingress]
+    assert trusted == admitted and "*" not in trusted, (trusted, admitted)

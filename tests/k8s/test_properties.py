@@ -38,6 +38,11 @@ def workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return of_kind(objects, "Deployment") + of_kind(objects, "Job")
 
 
+def database_workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workloads that use Postgres (Flower reads only the broker: no PgBouncer)."""
+    return [o for o in workloads(objects) if o["metadata"]["name"] != "flower"]
+
+
 def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """Init (sidecar) and main containers of a workload."""
     spec = pod_spec(obj)
@@ -147,9 +152,11 @@ def test_every_pod_behind_a_target_group_binding_gets_the_readiness_gate(stack, 
 def test_web_probes_use_the_app_paths(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     app = pod_spec(named(objects, "Deployment", "web"))["containers"][0]
-    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    # Readiness and startup: this pod can serve (never the deep /healthz report, which fails
+    # with any shared dependency and would take every pod out at once).
+    assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert app["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert app["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert app["startupProbe"]["httpGet"]["path"] == "/livez"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -160,7 +167,7 @@ def test_workers_run_on_the_worker_pool_and_web_never_does(stack, stack_objects)
     assert not tolerates_worker_taint(web)
     celery = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "web"]
     assert {d["metadata"]["name"] for d in celery} == {
-        "worker-default", "worker-priority", "worker-low", "beat", "relay"
+        "worker-default", "worker-priority", "worker-low", "beat", "relay", "flower"
     }
     for deployment in celery:
         pod = pod_spec(deployment)
@@ -235,7 +242,7 @@ def test_termination_grace_covers_the_shutdown(stack, stack_objects) -> None:
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
-    for obj in workloads(objects):
+    for obj in database_workloads(objects):
         if obj["metadata"]["name"] == BOOTSTRAP_JOB_NAME:
             # Straight to the primary: a PgBouncer would need the master in its userlist.
             assert pod_spec(obj)["initContainers"] == []
@@ -265,7 +272,7 @@ def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_ob
     # says, from a volume of the ConfigMap that holds the repository's bundle.
     _, objects = stack_objects(stack)
     region = read_stack_config(stack).values["aws:region"]
-    for obj in workloads(objects):
+    for obj in database_workloads(objects):
         group = obj["metadata"]["name"]
         if group == BOOTSTRAP_JOB_NAME:
             continue  # no PgBouncer: test_bootstrap_verifies_the_primary_against_the_bundle
@@ -313,7 +320,8 @@ def test_a_new_bundle_rolls_every_pod_that_mounts_it(tmp_path, monkeypatch) -> N
             ]
             for group in groups_of("dev").values()
             for o in group
-            if o["kind"] in ("Deployment", "Job")
+            # Flower has no PgBouncer and mounts no bundle.
+            if o["kind"] in ("Deployment", "Job") and o["metadata"]["name"] != "flower"
         }
 
     before = hashes()
@@ -342,7 +350,7 @@ def test_pgbouncer_pools_at_maximum_scale_fit_max_connections(stack, stack_objec
     settings, objects = stack_objects(stack)
     maxima = {name: high for name, (_, high) in scaler_targets(objects).items()}
     total = 0
-    for obj in workloads(objects):
+    for obj in database_workloads(objects):
         name = obj["metadata"]["name"]
         if name == BOOTSTRAP_JOB_NAME:
             continue  # one short connection before the rollout, inside the headroom
@@ -366,7 +374,13 @@ def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, st
     assert len(sources) == settings.network.az_count
     assert all(cidr.startswith(settings.network.cidr.rsplit(".", 2)[0]) for cidr in sources)
     admitting = [p for p in policies.values() if "ingress" in p]
-    assert admitting == [policies["web-ingress"]]  # workers, beat and the Job admit nothing
+    # Workers, beat, Flower and the Job admit nothing but Prometheus on the metrics port.
+    assert admitting == [policies["web-ingress"], policies["metrics-ingress"]]
+    scrape = policies["metrics-ingress"]
+    assert scrape["podSelector"] == {} and scrape["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"protocol": "TCP", "port": 9400}]}]
     egress_ports = {
         port["port"] for rule in policies["app-egress"]["egress"] for port in rule["ports"]
     }

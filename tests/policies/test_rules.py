@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
 from offline.plan import plan_document
 from policies.rules import RULES, Resource, check_all
 from tests.infra.conftest import SHIPPED_STACKS
+
+# A fixed date: the EKS calendar rule must not turn CI red as days pass.
+TODAY = date(2026, 12, 1)
 
 
 def as_resources(doc: dict) -> list[Resource]:
@@ -23,7 +27,7 @@ def plans(stack_run) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_shipped_stacks_break_no_rule(plans, stack):
-    violations = check_all(as_resources(plans[stack]))
+    violations = check_all(as_resources(plans[stack]), TODAY)
     assert violations == {rule.name: [] for rule in RULES}
 
 
@@ -77,7 +81,13 @@ def break_listener(doc):
     listener["inputs"]["defaultActions"] = [{"type": "forward", "targetGroupArn": "tg"}]
 
 
+def break_eks_support(doc):
+    # 1.34 leaves standard support on 2026-12-02; on TODAY it is 1.33 that has left it.
+    _first(doc, "aws:eks/cluster:Cluster")["inputs"]["version"] = "1.33"
+
+
 BREAKERS = {
+    "eks-standard-support": break_eks_support,
     "rds-encrypted-private": break_rds,
     "elasticache-encrypted-auth": break_elasticache,
     "prod-database-durability": break_prod_durability,
@@ -96,7 +106,7 @@ def test_every_rule_has_a_breaker():
 def test_each_rule_fires_on_a_plan_that_breaks_it(plans, rule_name):
     doc = copy.deepcopy(plans["prod"])
     BREAKERS[rule_name](doc)
-    violations = check_all(as_resources(doc))
+    violations = check_all(as_resources(doc), TODAY)
     assert violations[rule_name], f"{rule_name} did not fire"
     others = {name: v for name, v in violations.items() if name != rule_name and v}
     assert not others, others
@@ -110,12 +120,21 @@ def test_open_web_ingress_is_allowed_only_without_the_edge(plans):
         and r["inputs"].get("cidrIpv4") == "0.0.0.0/0"
     ]
     assert sorted(r["inputs"]["fromPort"] for r in open_web) == [80, 443]
-    assert check_all(as_resources(dev))["no-open-ingress"] == []
+    assert check_all(as_resources(dev), TODAY)["no-open-ingress"] == []
     # The same rules break the policy once Cloudflare fronts the ALB.
     dev["resources"].append({
         "type": "cloudflare:index/dnsRecord:DnsRecord", "name": "edge-www",
         "urn": "urn:pulumi:dev::quintet::cloudflare:index/dnsRecord:DnsRecord::edge-www",
         "inputs": {"proxied": True},
     })
-    flagged = {v.urn for v in check_all(as_resources(dev))["no-open-ingress"]}
+    flagged = {v.urn for v in check_all(as_resources(dev), TODAY)["no-open-ingress"]}
     assert flagged == {r["urn"] for r in open_web}
+
+
+def test_eks_rule_fires_from_the_day_standard_support_ends(plans):
+    doc = copy.deepcopy(plans["prod"])
+    _first(doc, "aws:eks/cluster:Cluster")["inputs"]["version"] = "1.34"
+    resources = as_resources(doc)
+    assert check_all(resources, date(2026, 12, 1))["eks-standard-support"] == []
+    (late,) = check_all(resources, date(2026, 12, 2))["eks-standard-support"]
+    assert "left EKS standard support on 2026-12-02" in late.message

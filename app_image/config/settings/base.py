@@ -10,10 +10,13 @@ import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from config.edge import edge_contract_load
 from config.env import environment_load
+from config.error_tracking import error_tracking_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ENV = environment_load()
+EDGE = edge_contract_load()
 
 
 DATABASE_POOL: dict[str, Any] = {
@@ -59,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
     "django_celery_beat",
     "core",
     "content",
@@ -70,8 +75,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes arrive with the pod IP as Host (see health/middleware.py).
     "health.middleware.ProbeMiddleware",
+    # Right after the probes: every other request is timed and counted (docs/observability.md).
+    "core.request_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.static.StaticFilesMiddleware",
     "core.middleware.CacheControlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.ReadYourWritesMiddleware",
@@ -101,7 +108,7 @@ for index, replica_url in enumerate(ENV["DATABASE_REPLICA_URLS"]):
     REPLICA_DATABASES.append(alias)
 DATABASE_ROUTERS = ["core.routing.PrimaryReplicaRouter"]
 READ_YOUR_WRITES_SECONDS: int = ENV["READ_YOUR_WRITES_SECONDS"]
-READ_YOUR_WRITES_COOKIE = "q_rw"
+READ_YOUR_WRITES_COOKIE: str = EDGE["bypass_cookies"]["read_your_writes"]
 STATEMENT_TIMEOUT_MS: int = ENV["STATEMENT_TIMEOUT_MS"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -128,6 +135,10 @@ BROKER_URL: str = ENV["BROKER_URL"]
 
 # Sessions live in signed cookies: nothing on local disk, and no Redis outage logs anyone out.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_NAME: str = EDGE["bypass_cookies"]["session"]
+# Requests carrying any of these are personal: no edge cache may serve or store them.
+EDGE_BYPASS_COOKIES: tuple[str, ...] = tuple(EDGE["bypass_cookies"].values())
+EDGE_CACHEABLE_METHODS: tuple[str, ...] = tuple(EDGE["cacheable_methods"])
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
@@ -185,4 +196,16 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
 }
 
+# ---- metrics: this process's Prometheus port (docs/observability.md) ----------------------
+METRICS_PORT: int = ENV["METRICS_PORT"]
+METRICS_HOST: str = ENV["HOST"]
+
+# ---- error tracking: Sentry only when SENTRY_DSN is set; never personal data ---------------
+SENTRY_DSN: str = ENV["SENTRY_DSN"]
+error_tracking_init(dsn=SENTRY_DSN)
+
 from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
+
+# isort: split
+# The write APIs' settings extend Celery's routes and schedule, so they come after them.
+from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """Create the outbox, with a partial index over the unsent rows (the relay's scan)."""
 
-    dependencies = [("core", "0001_statement_timeout")]
+    dependencies = [("core", "0002_idempotency_record")]
 
     operations = [
         migrations.CreateModel(
