@@ -70,11 +70,6 @@ case "${1:-}" in
     # FOR UPDATE SKIP LOCKED, so a second replica is safe; one is enough.
     exec "$PYTHON" manage.py outbox_relay
     ;;
-  bootstrap)
-    preflight
-    # The only process that gets DATABASE_MASTER_URL (core/db_roles.py).
-    exec "$PYTHON" manage.py db_bootstrap
-    ;;
   flower)
     preflight
     # Never open: Flower reads FLOWER_BASIC_AUTH (user:password) from the environment itself,
@@ -86,10 +81,21 @@ case "${1:-}" in
     exec "$PYTHON" -m celery -A config.celery_app flower --address="${HOST:-0.0.0.0}" \
       --port="${PORT:-5555}" --purge_offline_workers=300
     ;;
+  bootstrap)
+    preflight
+    # The only process that gets DATABASE_MASTER_URL (core/db_roles.py).
+    exec "$PYTHON" manage.py db_bootstrap
+    ;;
   migrate)
     preflight
-    # Migrations log in as the role that owns the schema; the app role may not change it.
-    if [[ -n "${DATABASE_MIGRATE_URL:-}" ]]; then export DATABASE_URL="$DATABASE_MIGRATE_URL"; fi
+    # Migrations log in as the role that owns the schema; the app role may not change it, so
+    # without that role's URL a schema change fails on "must be owner of table".
+    if [[ -z "${DATABASE_MIGRATE_URL:-}" ]]; then
+      echo "migrate needs DATABASE_MIGRATE_URL (the migrations role, which owns the schema;" \
+        "entrypoint.sh bootstrap creates it)" >&2
+      exit 2
+    fi
+    export DATABASE_URL="$DATABASE_MIGRATE_URL"
     # Retries when the migrations role's lock_timeout expires (migrate_with_retry says why).
     exec "$PYTHON" manage.py migrate_with_retry
     ;;

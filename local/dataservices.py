@@ -140,6 +140,11 @@ class DataServices:
         return self._url(self.ports.primary, APP_DB)
 
     @property
+    def direct_migrate_url(self) -> str:
+        """Primary without PgBouncer as the migrations role (session options, e.g. PGOPTIONS)."""
+        return self._url(self.ports.primary, APP_DB, MIGRATE_USER, MIGRATE_PASSWORD)
+
+    @property
     def direct_replica_url(self) -> str:
         """Replica without PgBouncer."""
         return self._url(self.ports.replica, APP_DB)
