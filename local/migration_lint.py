@@ -77,16 +77,23 @@ def squawk(out: Path) -> subprocess.CompletedProcess:
     )
 
 
-def lint(app_dir: Path) -> tuple[int, str]:
-    """Exit status and what to print, for the migrations of the app in ``app_dir``."""
+def lint(app_dir: Path, database_url: str | None = None) -> tuple[int, str]:
+    """Exit status and what to print, for the migrations of the app in ``app_dir``.
+
+    ``database_url`` names an empty, unmigrated database to ask for the SQL (the tests share
+    one); without it a throwaway set of services is started and removed.
+    """
     state = Path(tempfile.mkdtemp(prefix="quintet-migration-lint-"))
-    services = DataServices(state / "services")  # removed below; the SQL under state stays
-    try:
-        services.start()
-        out = state / "sql"
-        checked = migration_sql(app_dir, services.direct_primary_url, out)
-    finally:
-        services.remove()  # its data too (a dir of its own under /var/lib/quintet for root)
+    out = state / "sql"
+    if database_url is not None:
+        checked = migration_sql(app_dir, database_url, out)
+    else:
+        services = DataServices(state / "services")  # removed below; the SQL under state stays
+        try:
+            services.start()
+            checked = migration_sql(app_dir, services.direct_primary_url, out)
+        finally:
+            services.remove()  # its data too (a dir of its own under /var/lib/quintet for root)
     try:
         report = [line for line in checked.stderr.splitlines()
                   if line.startswith(("migration check:", "CommandError:"))]

@@ -51,6 +51,16 @@ class RunningTopology:
         return next(p["pid"] for p in self.status()["processes"] if p["name"] == name)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that stop the shared topology after every other e2e test, in any order."""
+    e2e = [i for i, item in enumerate(items) if item.get_closest_marker("e2e")]
+    if not e2e:
+        return
+    segment = items[e2e[0]:e2e[-1] + 1]
+    last = [item for item in segment if item.get_closest_marker("stops_topology")]
+    items[e2e[0]:e2e[-1] + 1] = [item for item in segment if item not in last] + last
+
+
 def free_base() -> int:
     """The first base port whose whole range is free."""
     for base in CANDIDATE_BASES:

@@ -19,9 +19,6 @@ from local.supervise import Supervisor
 from local.topology import CONTRACT, PROCESS_BASE
 from tests.e2e.conftest import RunningTopology
 
-OPEN_AFTER_MERGE = ("after this stop's merges a section created through the edge is not "
-                    "served there yet: open, first item for the next session")
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TIMEOUT = httpx.Timeout(10.0)
 SET_BY_THE_ENTRYPOINT = {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR", "PWD", "OLDPWD",
@@ -78,10 +75,11 @@ def test_app_processes_get_exactly_the_contract(running: RunningTopology, name: 
     assert not outside, f"{name} gets variables outside the contract: {sorted(outside)}"
 
 
-@pytest.mark.xfail(reason=OPEN_AFTER_MERGE, strict=False)
-def test_anonymous_page_is_a_miss_then_an_edge_hit(running: RunningTopology) -> None:
+def test_anonymous_page_is_a_miss_then_an_edge_hit(
+    running: RunningTopology, editor: dict[str, str]
+) -> None:
     section = f"e2e-{uuid.uuid4().hex[:8]}"
-    created = _post(f"{running.topology.url}/api/articles/",
+    created = _post(f"{running.topology.url}/api/articles/", headers=editor,
                     json={"section": section, "title": "Edge hit", "body": "e2e"})
     assert created.status_code == 201, created.text
     url = f"{running.topology.url}/sections/{section}/"
@@ -262,6 +260,7 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+@pytest.mark.stops_topology
 def test_down_leaves_no_process_behind(running: RunningTopology) -> None:
     status = running.status()
     pids = [p["pid"] for p in status["processes"] if p["pid"]] + [status["supervisord_pid"]]
