@@ -109,6 +109,17 @@ class Stack:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
+    def principal_token(self, *, role: str, username: str) -> str:
+        """The API token of a new account with `role` (editor or customer), made the way an
+        operator makes one: `manage.py principal_create`."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "principal_create", "--username", username,
+             "--role", role], cwd=APP_DIR, capture_output=True, text=True,
+            env={**self.env, "PYTHONPATH": f"{APP_DIR}{os.pathsep}{ROOT}"},
+            timeout=120, check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip().splitlines()[-1]
+
     def drive(self, **command: Any) -> dict[str, Any]:
         """Run a driver command in a real Django process and return its answer."""
         result = subprocess.run(

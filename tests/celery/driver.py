@@ -72,8 +72,7 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
 
         return {"result": services.maintenance_reconcile(day=date.fromisoformat(command["day"]))}
     if action == "endpoint":  # an active subscriber of every event until the test disables it
-        return {"endpoint_id": services.webhook_endpoint_create(url=command["url"],
-                                                                secret="s3cret").pk}
+        return {"endpoint_id": services.webhook_endpoint_create(url=command["url"]).pk}
     if action == "long_low":
         from tests.celery.tasks import long_low
 

@@ -32,6 +32,8 @@ def test_writes_answer_while_the_broker_hangs_and_every_message_arrives_once(
     clean.start_worker("priority")
     clean.start_worker("default")
     endpoint = clean.drive(action="endpoint", url=receiver.url)["endpoint_id"]
+    customer = {"Authorization": "Token " + clean.principal_token(
+        role="customer", username=f"frozen-buyer-{time.time_ns()}")}  # orders need a customer
     try:
         warm = [_post(url, "/api/accounts/signup/", {"username": f"warm-{i}",
                 "email": f"warm-{i}@example.com", "password": "a-long-test-password"})
@@ -46,7 +48,8 @@ def test_writes_answer_while_the_broker_hangs_and_every_message_arrives_once(
                 "password": "a-long-test-password"}) for i in range(SIGNUPS)]
             orders = [_post(url, "/api/checkout/orders/",
                             {"email": f"buyer-{i}@example.com", "amount_cents": 100 + i},
-                            {"Idempotency-Key": f"frozen-order-{i}"}) for i in range(ORDERS)]
+                            {**customer, "Idempotency-Key": f"frozen-order-{i}"})
+                      for i in range(ORDERS)]
             assert [c for c, _ in signups] == [201] * SIGNUPS
             assert [c for c, _ in orders] == [201] * ORDERS
             assert _unsent(clean) > 0  # the relay cannot publish: the messages wait in Postgres
