@@ -215,6 +215,16 @@ class Stack:
                 process.wait(timeout)
         with_group_killed(process)
 
+    def state(self) -> dict[str, Any]:
+        """What a timed-out wait should report: queue lengths, unacked stores, unsent outbox."""
+        client = self.broker()
+        return {"queues": {q: client.llen(q) for q in QUEUES},
+                "unacked": {k: client.hlen(k) for k in UNACKED_KEYS if k.startswith("unacked:")
+                            or k == "unacked"},
+                "outbox_unsent": self.sql("SELECT count(*) FROM core_outboxmessage "
+                                          "WHERE sent_at IS NULL")[0][0],
+                "relay_log": (self.work_dir / "relay.log").read_text(errors="replace")[-1500:]}
+
     def purge(self) -> None:
         """Empty the three queues and the unacked stores (between tests)."""
         client = self.broker()

@@ -63,7 +63,12 @@ def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: 
                 return time.time()
         return None
 
-    seen_at = wait_for(redelivered, 90, "the redelivery after the visibility timeout", 0.2)
+    try:
+        seen_at = wait_for(redelivered, 90, "the redelivery after the visibility timeout", 0.2)
+    except AssertionError as missed:
+        raise AssertionError(f"{missed}; {clean.state()}; first worker:\n"
+                             f"{first.log_text()[-2000:]}\nsecond worker:\n"
+                             f"{second.log_text()[-3000:]}") from None
     wait_for(lambda: _email_status(clean, user_id) == "sent", 60, "the email to be sent")
     delay = seen_at - killed_at
     print(f"\nSIGKILL of the worker's process group: redelivered after {delay:.1f}s "
@@ -111,7 +116,14 @@ def test_broker_restart_loses_nothing(clean: Stack, receiver: Receiver) -> None:
                          "OR dedupe_key LIKE 'after-%%')")
         return rows[0][0] == total
 
-    wait_for(all_sent, 180, "every delivery after the broker restart", 0.2)
+    try:
+        wait_for(all_sent, 180, "every delivery after the broker restart", 0.2)
+    except AssertionError as missed:
+        statuses = clean.sql("SELECT status, count(*) FROM notifications_webhookdelivery WHERE "
+                             "dedupe_key LIKE 'before-%%' OR dedupe_key LIKE 'after-%%' "
+                             "GROUP BY status")
+        raise AssertionError(f"{missed}; {statuses}; {clean.state()}; worker:\n"
+                             f"{worker.log_text()[-3000:]}") from None
     print(f"\nbroker restart: {total} deliveries all sent {time.time() - restarted_at:.1f}s "
           f"after the restart; receiver saw {len(receiver.keys())} requests for "
           f"{len(set(receiver.keys()))} keys")
