@@ -48,10 +48,13 @@ def _signup(stack: Stack, name: str) -> tuple[int, str]:
 
 
 def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: Stack) -> None:
-    first = clean.start_worker("priority")
+    # Both pods are up before the task exists, so none starts while the 3 s task runs (on a
+    # busy machine a worker's start outlasted it: the kill then found the task done).
+    pods = [clean.start_worker("priority"), clean.start_worker("priority")]
     user_id, email = _signup(clean, "slow-kill-main")
-    wait_for(lambda: _calls(clean, email), 60, "the task to start")
-    second = clean.start_worker("priority")  # ready before the kill: its start-up is not timed
+    (child, _), *_ = wait_for(lambda: _calls(clean, email), 60, "the task to start")
+    # The pod whose pool child runs it (each worker leads its own process group).
+    first, second = pods if os.getpgid(child) == pods[0].pid else pods[::-1]
     os.killpg(first.pid, signal.SIGKILL)  # the whole pod: main process and pool children
     killed_at = time.time()
     first.process.wait(10)
@@ -73,8 +76,9 @@ def test_worker_pod_killed_mid_task_is_redelivered_within_the_queues_slo(clean: 
     delay = seen_at - killed_at
     print(f"\nSIGKILL of the worker's process group: redelivered after {delay:.1f}s "
           f"(priority visibility timeout {PRIORITY_VISIBILITY}s, sweep every 2s)")
-    # The priority family's timeout, not a shared one sized for the low queue's long tasks.
-    assert delay < LOW_VISIBILITY, delay
+    # The priority family's timeout, not a shared one sized for the low queue's long tasks: the
+    # bound is halfway between the two (the kill comes under a second after the reservation).
+    assert delay < (PRIORITY_VISIBILITY + LOW_VISIBILITY) / 2, delay
     assert _outbox(clean, user_id) == 1
 
 
