@@ -5,8 +5,9 @@ PY := .venv/bin/python
 STACK ?= dev
 JSON ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
-.PHONY: help bootstrap venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset rollout bench cost slo
+.PHONY: help bootstrap venv kit-venv docs plan diagram new-stack snapshots plan-diff render lint test test-infra test-k8s test-app test-celery test-e2e up down status reset rollout bench lock sbom cost slo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,8 +15,11 @@ help: ## list the targets
 bootstrap: ## install Debian packages (when missing) and the Python venv
 	@scripts/bootstrap.sh
 
-venv: ## install only the Python venv (enough for plan, lint and mock tests)
+venv: ## install only the Python venv (enough for plan, lint and mock tests), exactly requirements/dev.lock
 	@scripts/bootstrap.sh --python-only
+
+kit-venv: ## a venv of the kit's lock only (the Pulumi program and policy pack: the deploy jobs)
+	@QUINTET_LOCK=requirements/kit.lock scripts/bootstrap.sh --python-only
 
 plan: venv ## offline plan under Pulumi mocks and the providers' rules: STACK=dev|staging|prod (or "dev prod") [JSON=1] [IMAGE_TAG=t]
 	@$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json,) $(if $(IMAGE_TAG),--image-tag "$(IMAGE_TAG)",)
@@ -45,12 +49,18 @@ lint: bootstrap ## ruff, import-linter, hadolint, and squawk + the backward-comp
 	@.venv/bin/hadolint app_image/Dockerfile
 	@$(PY) -m local.migration_lint
 
+lock: venv ## regenerate the hash-locked sets from their .in inputs (incremental; UPGRADE=1 moves every package to its newest)
+	@$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade,)
+
+sbom: venv ## CycloneDX SBOM and licence list of the app image's locked Python set, under build/sbom/
+	@$(PY) scripts/sbom.py
+
 docs: venv ## regenerate Pulumi.yaml's config block and docs/configuration.md from the model
 	@$(PY) -m offline.project_file --write
 	@$(PY) -m offline.config_reference --write
 
-test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: bootstrap lint ## everything: lint, infra, k8s, app and e2e tests (TEST_WORKERS=2 xdist workers)
+	@$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-infra: venv ## Pulumi mock tests of the components and stacks
 	@$(PY) -m pytest tests/infra $(PYTEST_ARGS)

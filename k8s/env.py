@@ -30,6 +30,9 @@ CONFIG_VARIABLES = (
     "LOG_LEVEL",
     "FORWARDED_ALLOW_IPS",
     "METRICS_PORT",
+    "UPLOADS_BUCKET",
+    "UPLOADS_REGION",
+    "UPLOADS_MAX_BYTES",
 )
 SECRET_VARIABLES = (
     "DJANGO_SECRET_KEY",
@@ -64,6 +67,9 @@ def config_env(spec: WorkloadSpec) -> dict[str, str]:
         # the client address and scheme through X-Forwarded-*.
         "FORWARDED_ALLOW_IPS": ",".join(spec.lb_cidrs),
         "METRICS_PORT": str(METRICS_PORT),
+        "UPLOADS_BUCKET": spec.uploads_bucket,
+        "UPLOADS_REGION": spec.uploads_region,
+        "UPLOADS_MAX_BYTES": str(spec.uploads_max_bytes),
     }
 
 

@@ -12,6 +12,9 @@ from k8s.pods import selector
 from k8s.spec import APP_PORT, METRICS_PORT, POSTGRES_PORT, REDIS_PORT, WorkloadSpec
 
 ANYWHERE = "0.0.0.0/0"
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+"""The EKS Pod Identity agent's link-local address: where the SDK gets the pod's credentials."""
+POD_IDENTITY_AGENT_PORT = 80
 
 
 def _policy(spec: WorkloadSpec, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +73,8 @@ def metrics_ingress(spec: WorkloadSpec) -> dict[str, Any]:
 
 
 def egress(spec: WorkloadSpec) -> dict[str, Any]:
-    """Every pod: DNS, Postgres and Redis in the data subnets, and HTTPS anywhere."""
+    """Every pod: DNS, Postgres and Redis in the data subnets, HTTPS anywhere, and the Pod
+    Identity agent (the web pods' credentials for the uploads bucket)."""
     data = [{"ipBlock": {"cidr": cidr}} for cidr in spec.data_cidrs]
     return _policy(
         spec,
@@ -82,6 +86,10 @@ def egress(spec: WorkloadSpec) -> dict[str, Any]:
                 {"ports": _ports(53, protocol="UDP") + _ports(53)},
                 {"to": data, "ports": _ports(POSTGRES_PORT, REDIS_PORT)},
                 {"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _ports(443)},
+                {
+                    "to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}],
+                    "ports": _ports(POD_IDENTITY_AGENT_PORT),
+                },
             ],
         },
     )

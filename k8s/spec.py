@@ -112,6 +112,12 @@ class WorkloadSpec:
     """Role the replicas' readers log in as: SELECT only."""
     database_master_user: str = "quintet_admin"
     """The data tier's master user: only the bootstrap Job logs in as it, to create the roles."""
+    uploads_bucket: str = ""
+    """S3 bucket of user uploads (the web pods' Pod Identity role reaches its ``uploads/``)."""
+    uploads_region: str = ""
+    """AWS region of the uploads bucket (presigned POSTs are signed for it)."""
+    uploads_max_bytes: int = 10 * 1024 * 1024
+    """Largest upload the app presigns and accepts."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from local.dataservices import DataServiceError
 from local.preflight import busy_ports, missing_binaries
 from local.rollout import rollout
+from local.s3server import bucket_ensure
 from local.supervise import (
     ProcessStatus,
     Supervisor,
@@ -107,6 +108,8 @@ def up(topology: Topology, *, detach: bool) -> int:
         processes = topology.processes()
         for stage in sorted({p.stage for p in processes}):
             if stage == 4:
+                _say("  uploads bucket   creating")
+                bucket_ensure(topology.s3_url)
                 _say("  migrate          running")
                 migrate(topology)
             supervisor.start_stage([p for p in processes if p.stage == stage], on_progress=_say)

@@ -85,6 +85,10 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
     if process.name == "stub":
         return [_python(), "-m", "local.stub_upstream", "--port", str(topology.stub_port),
                 "--delay-ms", str(topology.upstream_delay_ms)], None
+    if process.name == "s3":
+        # moto's server: in-memory S3 on loopback; the bucket is created before migrate.
+        return [str(Path(_python()).parent / "moto_server"), "-H", "127.0.0.1",
+                "-p", str(topology.s3_port)], None
     if process.name == "nginx":
         return nginx_command(topology), None
     if process.name == "prometheus":

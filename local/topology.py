@@ -13,6 +13,7 @@ processes as follows:
     third-party APIs         -> stub             local/stub_upstream
     kube-prometheus-stack    -> prometheus        Debian's prometheus, the kit's rule file
     Flower (port-forward)    -> flower            basic auth from the state dir
+    S3 uploads bucket        -> s3               moto's server mode (local/s3server)
 
 The app's environment is built from app_image/environment.json (the contract): every variable
 in it gets a local value or its documented default, and nothing outside it is passed, except the
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.dataservices import DataServices, Ports
+from local.s3server import s3_env
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app_image"
@@ -130,6 +132,16 @@ class Topology:
         """The stub third-party upstreams."""
         return self.base_port + 5
 
+    @property
+    def s3_port(self) -> int:
+        """The local S3 server (the uploads bucket)."""
+        return self.base_port + 6
+
+    @property
+    def s3_url(self) -> str:
+        """Endpoint URL of the local S3 server."""
+        return f"http://127.0.0.1:{self.s3_port}"
+
     def web_port(self, index: int) -> int:
         """Port of web process `index` (1-based)."""
         return self.base_port + 10 + index
@@ -201,6 +213,7 @@ class Topology:
             Process("cache", 3, ports.cache, "ElastiCache cache (LRU)"),
             Process("broker", 3, ports.broker, "ElastiCache broker"),
             Process("stub", 3, self.stub_port, "third-party APIs (stub)"),
+            Process("s3", 3, self.s3_port, "S3 uploads bucket (moto)"),
         ]
         procs += [Process(f"web-{i}", 4, self.web_port(i), "web pod (uvicorn)")
                   for i in range(1, self.web_processes + 1)]
@@ -263,6 +276,9 @@ class Topology:
             "METRICS_PORT": "0",  # each app process gets its own (local.supervise)
         }
         values |= {f"UPSTREAM_{n.upper()}_URL": f"{stub}/{n}" for n in UPSTREAM_NAMES}
+        values |= s3_env(self.s3_url)
+        # 1 MiB locally: the e2e test uploads past it quickly.
+        values["UPLOADS_MAX_BYTES"] = str(1024 * 1024)
         return values | self.extra
 
     def app_env(self) -> dict[str, str]:

@@ -165,6 +165,11 @@ COMPUTED: dict[str, ComputedFn] = {
         "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{a.inputs.get('name', a.name)}",
     },
     "aws:ec2/launchTemplate:LaunchTemplate": lambda a, region: {"latestVersion": 1},
+    # S3 ARNs carry neither region nor account.
+    "aws:s3/bucket:Bucket": lambda a, region: {
+        "arn": f"arn:aws:s3:::{a.inputs.get('bucket', a.name)}",
+        "bucketRegionalDomainName": f"{a.inputs.get('bucket', a.name)}.s3.{region}.amazonaws.com",
+    },
     "aws:lb/loadBalancer:LoadBalancer": lambda a, region: {
         "dnsName": f"{a.name}-1234567890.{region}.elb.amazonaws.com",
         "zoneId": "ZHURV8PSTC4K8",

@@ -46,7 +46,8 @@ def render_stack(stack: str) -> dict[str, str]:
     settings = load_settings(config.values, config.secret_keys)
     region = config.values.get("aws:region", "eu-west-2")
     groups = build_groups(
-        workload_spec(settings, stack), render_runtime(settings, stack, region), render_secrets()
+        workload_spec(settings, stack, region=region), render_runtime(settings, stack, region),
+        render_secrets(),
     )
     return {
         f"{group}.yaml": to_yaml(objects)

@@ -242,6 +242,80 @@ def eks_version_in_standard_support(resources: list[Resource], today: date) -> l
     return found
 
 
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_FLAGS = (
+    "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"
+)
+
+
+def _configs_of(resources: list[Resource], type_token: str, bucket: Resource) -> list[Resource]:
+    """The bucket's sub-resources of one type (they name it by id, or by its name)."""
+    refs = {f"{bucket.name}-id", bucket.props.get("id"), bucket.props.get("bucket")} - {None}
+    return [r for r in _of(resources, type_token) if r.props.get("bucket") in refs]
+
+
+def s3_buckets_private(resources: list[Resource]) -> list[Violation]:
+    """S3 buckets: a public access block with all four switches on, and no public ACL."""
+    found = []
+    for bucket in _of(resources, BUCKET):
+        blocks = _configs_of(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                             bucket)
+        if not any(all(b.props.get(f) is True for f in PUBLIC_ACCESS_FLAGS) for b in blocks):
+            found.append(Violation(bucket.urn, f"{bucket.name}: public access must be blocked "
+                                   f"({', '.join(PUBLIC_ACCESS_FLAGS)} all true)"))
+        if str(bucket.props.get("acl") or "private") != "private":
+            found.append(Violation(bucket.urn, f"{bucket.name}: acl must be private"))
+    return found
+
+
+def s3_buckets_kms_encrypted(resources: list[Resource]) -> list[Violation]:
+    """S3 buckets: default encryption is SSE-KMS with a named customer key."""
+    found = []
+    for bucket in _of(resources, BUCKET):
+        configs = _configs_of(
+            resources,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            bucket,
+        )
+        defaults = [
+            (rule.get("applyServerSideEncryptionByDefault") or {})
+            for c in configs for rule in (c.props.get("rules") or [])
+        ]
+        if not any(
+            d.get("sseAlgorithm") == "aws:kms" and _set(d.get("kmsMasterKeyId")) for d in defaults
+        ):
+            found.append(Violation(
+                bucket.urn, f"{bucket.name}: default encryption must be aws:kms with a key"
+            ))
+    return found
+
+
+def _denies_plain_http(statement: Mapping[str, Any]) -> bool:
+    condition = (statement.get("Condition") or {}).get("Bool") or {}
+    return (
+        statement.get("Effect") == "Deny"
+        and statement.get("Principal") in ("*", {"AWS": "*"})
+        and statement.get("Action") in ("s3:*", ["s3:*"])
+        and str(condition.get("aws:SecureTransport")).lower() == "false"
+    )
+
+
+def s3_buckets_tls_only(resources: list[Resource]) -> list[Violation]:
+    """S3 buckets: the bucket policy denies every request with aws:SecureTransport false."""
+    found = []
+    for bucket in _of(resources, BUCKET):
+        statements = []
+        for policy in _configs_of(resources, "aws:s3/bucketPolicy:BucketPolicy", bucket):
+            document = policy.props.get("policy") or "{}"
+            if isinstance(document, str):
+                document = json.loads(document)
+            statements.extend(document.get("Statement") or [])
+        if not any(_denies_plain_http(s) for s in statements):
+            found.append(Violation(bucket.urn, f"{bucket.name}: bucket policy must deny requests "
+                                   "without TLS (aws:SecureTransport false)"))
+    return found
+
+
 RULES: tuple[Rule, ...] = (
     Rule("rds-encrypted-private", "RDS storage encrypted, not public", rds_encrypted_and_private),
     Rule(
@@ -279,6 +353,11 @@ RULES: tuple[Rule, ...] = (
         "EKS runs a Kubernetes version still in standard support (the kit's EKS calendar)",
         eks_version_in_standard_support,
         dated=True,
+    ),
+    Rule("s3-bucket-private", "S3 buckets block public access", s3_buckets_private),
+    Rule("s3-bucket-encrypted", "S3 buckets encrypt with SSE-KMS", s3_buckets_kms_encrypted),
+    Rule(
+        "s3-bucket-tls-only", "S3 bucket policies deny requests without TLS", s3_buckets_tls_only
     ),
 )
 

@@ -7,11 +7,14 @@ import pulumi_aws as aws
 
 from components.network import Network, NetworkArgs
 from components.registry import Registry, RegistryArgs
+from components.uploads_bucket import UploadsBucket, UploadsBucketArgs
+from k8s.web import SERVICE_ACCOUNT as WEB_SERVICE_ACCOUNT
+from k8s.workers import WORKER_SERVICE_ACCOUNT
 from stacks.compute_edge import build_compute_edge, export_compute_edge
 from stacks.data_tier import build_data_tier, export_data_tier
 from stacks.image import export_first_deploy, names_an_image
 from stacks.settings import Settings
-from stacks.workloads import build_workloads_tier
+from stacks.workloads import build_workloads_tier, uploads_bucket_name
 
 
 def base_tags(settings: Settings, stack: str) -> dict[str, str]:
@@ -60,6 +63,22 @@ def build_reference_stack(
         settings, network, prefix=prefix, region=region, aws_provider=aws_provider,
         aws_profile=aws_profile,
     )
+    up = settings.uploads
+    uploads = UploadsBucket(
+        "uploads",
+        UploadsBucketArgs(
+            bucket_name=uploads_bucket_name(stack),
+            allowed_origin=f"https://{settings.edge.domain}",
+            versioning=up.versioning,
+            noncurrent_version_days=up.noncurrent_version_days,
+            abort_multipart_days=up.abort_multipart_days,
+            cluster_name=compute.cluster.cluster_name,
+            namespace=settings.workloads.namespace,
+            service_account=WEB_SERVICE_ACCOUNT,
+            sweep_service_account=WORKER_SERVICE_ACCOUNT,
+        ),
+        opts=with_aws,
+    )
 
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("availability_zones", network.availability_zones)
@@ -67,6 +86,8 @@ def build_reference_stack(
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
     pulumi.export("isolated_subnet_ids", network.isolated_subnet_ids)
     pulumi.export("ecr_repository_url", registry.repository_url)
+    pulumi.export("uploads_bucket_name", uploads.bucket_name)
+    pulumi.export("uploads_web_role_arn", uploads.web_role_arn)
     export_data_tier(data)
     export_compute_edge(compute, settings)
     if not names_an_image(settings):
@@ -75,7 +96,7 @@ def build_reference_stack(
         export_first_deploy(registry.repository_url, region, aws_profile)
         return
     workloads = build_workloads_tier(
-        settings, stack=stack, registry=registry, data=data, compute=compute
+        settings, stack=stack, registry=registry, data=data, compute=compute, region=region
     )
     pulumi.export("image_tag", settings.image.tag)
     pulumi.export("image_digest", settings.image.digest)

@@ -25,8 +25,14 @@ def _subnet_cidrs(settings: Settings, tier: str) -> tuple[str, ...]:
     return tuple(p.cidr for p in plans if p.tier == tier)
 
 
-def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
-    """The builders' input for one stack."""
+def uploads_bucket_name(stack: str) -> str:
+    """The stack's uploads bucket name (S3 names are global: the stack name keeps it unique
+    within the project; a clash is reported by ``pulumi up``)."""
+    return f"quintet-{stack}-uploads"
+
+
+def workload_spec(settings: Settings, stack: str, *, region: str) -> WorkloadSpec:
+    """The builders' input for one stack in ``region``."""
     work = settings.workloads
     return WorkloadSpec(
         stack=stack,
@@ -73,6 +79,9 @@ def workload_spec(settings: Settings, stack: str) -> WorkloadSpec:
         database_name=settings.database.name,
         # The app's pods log in as the app role; only the bootstrap Job uses the master user.
         database_master_user=settings.database.master_username,
+        uploads_bucket=uploads_bucket_name(stack),
+        uploads_region=region,
+        uploads_max_bytes=settings.uploads.max_bytes,
     )
 
 
@@ -119,6 +128,7 @@ def build_workloads_tier(
     registry: Registry,
     data: DataTier,
     compute: ComputeEdge,
+    region: str,
 ) -> Workloads:
     """Deploys the workloads on the cluster, fed from the registry, data tier and load balancer."""
     import pulumi_random as random
@@ -126,7 +136,7 @@ def build_workloads_tier(
     from components.workloads import Workloads, WorkloadsArgs
 
     database, cache = data.database, data.cache
-    spec = workload_spec(settings, stack)
+    spec = workload_spec(settings, stack, region=region)
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
     # One password per database role; the bootstrap Job creates the roles with them.
     role_passwords = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from knox.models import AuthToken
 
 from accounts.models import Profile
@@ -12,8 +13,8 @@ from notifications.services import welcome_email_request
 
 ERROR_USERNAME_TAKEN = "username already taken"
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "editor": ("content.add_article", "content.change_article"),
-    "customer": ("checkout.add_order",),
+    "editor": ("content.add_article", "content.change_article", "uploads.add_upload"),
+    "customer": ("checkout.add_order", "uploads.add_upload"),
 }
 """What each role may do; a role is a Django group holding these permissions."""
 
@@ -48,10 +49,16 @@ def _role_group(role: str) -> Group:
             group, _ = Group.objects.get_or_create(name=role)
     except IntegrityError:  # created by a concurrent grant
         group = Group.objects.get(name=role)
+    # One query for all of the role's permissions (a get per permission is an N+1).
+    wanted = Q()
     for dotted in ROLE_PERMISSIONS[role]:
         app_label, codename = dotted.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
-                                                     codename=codename))
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    permissions = list(Permission.objects.filter(wanted))
+    if len(permissions) != len(ROLE_PERMISSIONS[role]):
+        raise LookupError(f"role {role!r} names a permission that does not exist: "
+                          f"{', '.join(ROLE_PERMISSIONS[role])}")
+    group.permissions.add(*permissions)
     return group
 
 

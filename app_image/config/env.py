@@ -133,6 +133,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "optional_postgres_url": lambda raw: _postgres_url(raw) if raw else "",
     "redis_url": lambda raw: _url(raw, ("redis", "rediss")),
     "http_url": lambda raw: _url(raw, ("http", "https")),
+    "optional_http_url": lambda raw: _url(raw, ("http", "https")) if raw else "",
     "int": _int,
     "float": _float,
     "log_level": _log_level,

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("content.urls")),
     path("api/accounts/", include("accounts.urls")),
     path("api/checkout/", include("checkout.urls")),
+    path("api/uploads/", include("uploads.urls")),
 ]

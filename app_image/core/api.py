@@ -46,6 +46,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = {"error": ERROR_INVALID, "fields": exc.detail}
     elif isinstance(exc, exceptions.ParseError):
         response.data = {"error": ERROR_BAD_JSON}  # not the parser's own text
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        # Also raised by the parser itself, when the session's CSRF check reads request.POST
+        # of a form body: say what is allowed either way.
+        response.data = {"error": ERROR_CONTENT_TYPE}
     elif isinstance(exc, exceptions.APIException):
         response.data = {"error": _message(exc.detail)}
     return response

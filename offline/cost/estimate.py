@@ -97,6 +97,19 @@ FREE: dict[str, str] = {
     "aws:rds/parameterGroup:ParameterGroup": "free",
     "aws:rds/subnetGroup:SubnetGroup": "free",
     "aws:kms/alias:Alias": "free",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket configuration is free",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket configuration is free",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "bucket configuration is free (the KMS key is priced on its own)"
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": (
+        "bucket configuration is free (kept versions count in uploads_storage_gb)"
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "bucket configuration is free"
+    ),
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": "bucket configuration is free",
+    "aws:s3/bucketPolicy:BucketPolicy": "bucket configuration is free",
     "aws:lb/listener:Listener": "billed as part of the load balancer",
     "aws:lb/listenerRule:ListenerRule": "billed as part of the load balancer",
     "aws:lb/targetGroup:TargetGroup": "billed as part of the load balancer",
@@ -317,6 +330,14 @@ def _ecr_repository(res: dict, ctx: _Context) -> list[tuple[str, float, float, s
                    f"{gb:g} GB (assumption ecr_storage_gb) x ${per_gb}/GB-month")]
 
 
+def _s3_bucket(res: dict, ctx: _Context) -> list[tuple[str, float, float, str]]:
+    per_gb = ctx.price("s3.standard.gb_month")
+    gb = ctx.usage.uploads_storage_gb
+    # Requests (a PUT/POST and a HEAD per upload) cost cents per 10,000s: left out.
+    return [_fixed("uploads storage", gb * per_gb,
+                   f"{gb:g} GB (assumption uploads_storage_gb) x ${per_gb}/GB-month")]
+
+
 PRICERS: dict[str, Pricer] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
@@ -330,6 +351,7 @@ PRICERS: dict[str, Pricer] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:kms/key:Key": _kms_key,
     "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:s3/bucket:Bucket": _s3_bucket,
 }
 
 

@@ -32,6 +32,8 @@ class Usage:
     """GB of logs ingested into CloudWatch per day, all log groups together."""
     ecr_storage_gb: float
     """GB of images kept in the registry (after its lifecycle policy)."""
+    uploads_storage_gb: float
+    """GB of user uploads in the bucket, kept versions included (S3 Standard)."""
     rds_backup_gb_beyond_free: float
     """GB-month of RDS backups beyond the free allowance (the provisioned storage)."""
     cloudflare_plan_usd_per_month: float

@@ -463,6 +463,31 @@ class ImageSettings:
 
 
 @dataclass(frozen=True)
+class UploadsSettings:
+    """The uploads bucket (users' files, written by presigned POSTs) and its lifecycle."""
+
+    versioning: bool = setting(
+        False, "uploadsVersioning",
+        "Keep every version of an uploaded object (overwrites and deletes can be undone).",
+    )
+    noncurrent_version_days: int = setting(
+        30, "uploadsNoncurrentVersionDays",
+        "Days a superseded or deleted version of an upload lives before it expires.",
+        minimum=1, maximum=3650,
+    )
+    abort_multipart_days: int = setting(
+        1, "uploadsAbortMultipartDays",
+        "Days an incomplete multipart upload's parts live before S3 removes them.",
+        minimum=1, maximum=365,
+    )
+    max_bytes: int = setting(
+        10 * 1024 * 1024, "uploadsMaxBytes",
+        "Largest upload the app presigns and accepts on confirmation, in bytes.",
+        minimum=1, maximum=5 * 1024**3,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one stack declares, validated before any resource exists."""
 
@@ -475,3 +500,4 @@ class Settings:
     edge: EdgeSettings = section(EdgeSettings)
     workloads: WorkloadSettings = section(WorkloadSettings)
     image: ImageSettings = section(ImageSettings)
+    uploads: UploadsSettings = section(UploadsSettings)

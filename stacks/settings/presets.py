@@ -15,6 +15,7 @@ TIER_PRESETS: dict[str, dict[str, Any]] = {
         "dbReplicas": 1,
         "dbBackupRetentionDays": 3,
         "dbMaxAllocatedStorageGib": 200,
+        "uploadsVersioning": True,
         "cacheReplicas": 1,
         "brokerReplicas": 1,
         "webPoolMax": 4,
@@ -75,5 +76,7 @@ TIER_PRESETS: dict[str, dict[str, Any]] = {
         "edgeEnabled": True,
         "domain": "www.example.com",
         "ecrKeepImages": 100,
+        "uploadsVersioning": True,
+        "uploadsNoncurrentVersionDays": 90,
     },
 }

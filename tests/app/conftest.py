@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from local.dataservices import DataServices, free_port
+from local.s3server import ThreadedS3, s3_env
 from local.stub_upstream import StubUpstream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,8 @@ VENV_BIN = Path(sys.executable).parent
 UPSTREAM_DELAY_MS = 300
 READ_YOUR_WRITES_SECONDS = 2
 SECRET_KEY = "test-only-" + "k3y" * 20
+UPLOADS_MAX_BYTES = 4096
+"""Small, so a test can upload past the limit quickly."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,7 +85,19 @@ def stub_upstream() -> Iterator[StubUpstream]:
 
 
 @pytest.fixture(scope="session")
-def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str, str]:
+def s3_server() -> Iterator[ThreadedS3]:
+    """moto's S3 server on a free loopback port, with the uploads bucket created."""
+    server = ThreadedS3(free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(
+    dataservices: DataServices, stub_upstream: StubUpstream, s3_server: ThreadedS3
+) -> dict[str, str]:
     """A complete environment for the app's processes (the contract, filled for loopback)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(dataservices.urls())
@@ -100,6 +115,8 @@ def app_env(dataservices: DataServices, stub_upstream: StubUpstream) -> dict[str
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
         "METRICS_PORT": "0",  # start_web gives each server its own
+        **s3_env(s3_server.url),
+        "UPLOADS_MAX_BYTES": str(UPLOADS_MAX_BYTES),
     })
     return env
 

@@ -146,7 +146,15 @@ def test_healthz_names_a_refused_dependency_without_its_address(
     _wait_healthy(web)  # an earlier outage's pooled connections are replaced first
     dataservices.stop_service("broker")  # refused at once: the error text would name host:port
     try:
-        report = httpx.get(f"{web.url}/healthz", timeout=10)
+        # On a loaded machine another check can overrun its 2 s budget (a timeout, rightly
+        # reported): ask again until the broker is the only one failing, within a ceiling.
+        deadline = time.monotonic() + 60
+        while True:
+            report = httpx.get(f"{web.url}/healthz", timeout=10)
+            others = {k: v for k, v in report.json()["checks"].items() if k != "broker"}
+            if set(others.values()) == {"ok"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         ready = httpx.get(f"{web.url}/readyz", timeout=10)
     finally:
         dataservices.start_service("broker")

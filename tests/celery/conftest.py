@@ -255,6 +255,8 @@ def stack() -> Iterator[Stack]:
         "UPSTREAM_SANCTIONS_URL": "http://127.0.0.1:9/sanctions",
         "UPSTREAM_FRAUD_URL": "http://127.0.0.1:9/fraud",
         "UPSTREAM_ADDRESS_URL": "http://127.0.0.1:9/address",
+        # The Celery tests never reach S3; the contract still wants a bucket name.
+        "UPLOADS_BUCKET": "quintet-celery-tests-uploads",
         "LOG_LEVEL": "INFO",
         "WEBHOOKS_ALLOW_LOOPBACK": "true",  # the receivers are plain-HTTP loopback servers
         "METRICS_PORT": "0",  # start_worker(metrics_port=...) turns it on for one worker

@@ -15,6 +15,7 @@ ROUTES = {
     "notifications.tasks.maintenance_cleanup": "low",
     "tests.celery.tasks.long_low": "low",  # a test-only task (tests.celery.settings)
     "core.tasks.idempotency_records_purge": "low",
+    "uploads.tasks.upload_cleanup": "low",
 }
 
 

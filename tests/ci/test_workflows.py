@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,8 +81,11 @@ def test_the_privileged_comment_job_runs_no_code_from_the_pull_request():
                                           "types": ["completed"]}}
     (job,) = doc["jobs"].values()
     assert job["permissions"]["pull-requests"] == "write"
-    uses = [s["uses"].split("@")[0] for s in job["steps"] if "uses" in s]
-    assert uses == ["actions/download-artifact", "marocchino/sticky-pull-request-comment"]
+    uses = [s["uses"].split("@") for s in job["steps"] if "uses" in s]
+    assert [name for name, _ in uses] == ["actions/download-artifact",
+                                          "marocchino/sticky-pull-request-comment"]
+    # A job with a write token runs third-party code pinned by commit, never by a movable tag.
+    assert all(re.fullmatch(r"[0-9a-f]{40}", ref) for _, ref in uses), uses
     scripts = _runs(job)
     # Only the number file is read, as data: nothing from the artifact or a checkout is run.
     for forbidden in ("make ", "python", "bash ", "sh ", "source ", "./", "eval", "pip "):

@@ -220,6 +220,82 @@ def test_signup_welcome_email_runs_on_the_priority_worker(running: RunningTopolo
         assert len(after[other]) == before[other], f"{EMAIL_TASK} ran on {other}"
 
 
+def test_an_upload_goes_straight_to_the_local_s3_and_bad_ones_are_refused(
+    running: RunningTopology,
+) -> None:
+    """Presigned POST to moto's server, confirmation by the app, read back; the oversized
+    and wrong-type objects (which moto lets in) are refused on confirmation."""
+    import secrets as token_source
+
+    token = token_source.token_hex(16)
+    # The edge forwards X-Forwarded-Proto: https, so Django checks the Referer as a browser
+    # sends it on an HTTPS page; nginx passes Host without the port ($host).
+    page = "https://127.0.0.1/"
+    with httpx.Client(base_url=running.topology.url, timeout=TIMEOUT,
+                      headers={"X-CSRFToken": token, "Referer": page}) as client:
+        client.cookies.set("csrftoken", token, domain="127.0.0.1")
+        name = f"e2e{uuid.uuid4().hex[:10]}"
+        signup = client.post("/api/accounts/signup/", json={
+            "username": name, "email": f"{name}@example.com", "password": "a-long-e2e-password-1"})
+        assert signup.status_code == 201, signup.text
+        # The cookies are Secure (the edge says https): carry them by hand over loopback HTTP.
+        session, csrf = _cookie(signup, "sessionid"), _cookie(signup, "csrftoken")
+        client.cookies.clear()
+        client.cookies.set("sessionid", session, domain="127.0.0.1")
+        client.cookies.set("csrftoken", csrf, domain="127.0.0.1")
+        client.headers["X-CSRFToken"] = csrf
+        running.topology.dataservices().wait_replica_caught_up()
+
+        def issue(content_type: str, size: int) -> dict:
+            answer = client.post("/api/uploads/", json={"content_type": content_type,
+                                                        "size": size})
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["url"].startswith(running.topology.s3_url)
+            return answer.json()
+
+        def upload(issued: dict, body: bytes, content_type: str | None = None) -> float:
+            fields = dict(issued["fields"])
+            if content_type:
+                fields["Content-Type"] = content_type
+            started = time.perf_counter()
+            posted = httpx.post(issued["url"], data=fields, files={"file": ("f", body)},
+                                timeout=TIMEOUT)
+            assert posted.status_code in (200, 201, 204), posted.text
+            return time.perf_counter() - started
+
+        def confirm(issued: dict) -> httpx.Response:
+            return client.post("/api/uploads/confirm/", json={"key": issued["fields"]["key"]})
+
+        body = b"hello from the e2e test\n"
+        good = issue("text/plain", len(body))
+        upload_seconds = upload(good, body)
+        started = time.perf_counter()
+        confirmed = confirm(good)
+        confirm_seconds = time.perf_counter() - started
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["size"] == len(body)
+        read_back = client.get(f"/api/uploads/{good['id']}/content/")
+        assert read_back.status_code == 200 and read_back.content == body
+        print(f"\nthrough the edge: presigned POST {upload_seconds * 1000:.1f} ms, "
+              f"confirmation {confirm_seconds * 1000:.1f} ms")
+
+        # Declared at the maximum, sent one byte over it: moto lets it in, the app refuses it.
+        oversized = issue("text/plain", good["max_bytes"])
+        upload(oversized, b"x" * (good["max_bytes"] + 1))
+        refused = confirm(oversized)
+        assert refused.status_code == 422, refused.text
+        assert f"is {good['max_bytes'] + 1} bytes" in refused.json()["fields"]["size"][0]
+        assert client.get(f"/api/uploads/{oversized['id']}/content/").status_code == 404
+
+        wrong_type = issue("image/png", len(b"<html></html>"))
+        upload(wrong_type, b"<html></html>", "text/html")
+        refused = confirm(wrong_type)
+        assert refused.status_code == 422, refused.text
+        assert "'text/html'" in refused.json()["fields"]["content_type"][0]
+
+        too_big_to_ask = client.post("/api/uploads/", json={
+            "content_type": "text/plain", "size": good["max_bytes"] + 1})
+        assert too_big_to_ask.status_code == 400 and "size" in too_big_to_ask.json()["fields"]
 def test_healthz_is_not_public_at_the_edge(running: RunningTopology) -> None:
     for path in ("/healthz", "/healthz/", "/healthz?full=1"):
         public = _get(f"{running.topology.url}{path}")
@@ -227,6 +303,8 @@ def test_healthz_is_not_public_at_the_edge(running: RunningTopology) -> None:
         assert "127.0.0.1" not in public.text and "checks" not in public.text
     assert _get(f"{running.topology.origin_url}/healthz").status_code == 200  # monitors
     assert _get(f"{running.topology.url}/readyz").status_code == 200
+
+
 
 
 def test_healthz_turns_503_when_the_replica_stops(running: RunningTopology) -> None:

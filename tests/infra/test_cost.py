@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -78,7 +79,8 @@ def test_every_shipped_stack_is_priced_whole(plans, prices, stack):
     assert est.monthly_min > 0
     assert est.monthly_max >= est.monthly_min
     components = est.by_component()
-    for part in ("cluster", "database", "redis", "load-balancer", "network", "registry"):
+    for part in ("cluster", "database", "redis", "load-balancer", "network", "registry",
+                 "uploads"):
         assert any(c.endswith(f" {part}") for c in components), (part, sorted(components))
     assert render(est, load_usage(stack), prices, TODAY).splitlines()[-1] == (
         "every resource is priced")
@@ -96,6 +98,18 @@ def test_one_more_web_node_moves_the_minimum_by_one_node(plans, prices):
         "ebs.gp3.gb_month").usd
     assert after.monthly_min - before.monthly_min == pytest.approx(one_node)
     assert after.monthly_max == pytest.approx(before.monthly_max)
+
+
+def test_the_uploads_bucket_is_priced_from_its_storage_assumption(plans, prices):
+    usage = load_usage("prod")
+    per_gb = prices.get("s3.standard.gb_month").usd
+    est = estimate(plans["prod"], prices, usage)
+    (bucket,) = [i for i in est.items if i.resource == "Bucket uploads-bucket"]
+    assert bucket.monthly_min == pytest.approx(usage.uploads_storage_gb * per_gb)
+    assert "uploads_storage_gb" in bucket.basis
+    more = estimate(plans["prod"], prices, dataclasses.replace(
+        usage, uploads_storage_gb=usage.uploads_storage_gb + 100))
+    assert more.monthly_min - est.monthly_min == pytest.approx(100 * per_gb)
 
 
 def test_multi_az_bills_the_database_twice(plans, prices):

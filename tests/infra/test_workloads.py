@@ -30,7 +30,7 @@ def workloads_run(stack: str) -> ProgramRun:
     """The component alone, on a mocked provider, with the stack's settings."""
     config = read_stack_config(stack)
     settings = load_settings(config.values, config.secret_keys)
-    spec = workload_spec(settings, stack)
+    spec = workload_spec(settings, stack, region="eu-west-2")
 
     def program() -> None:
         provider = kubernetes.Provider("k8s", kubeconfig="{}")
@@ -64,8 +64,10 @@ def test_every_builder_object_is_a_resource_on_the_provider(stack: str) -> None:
     run = workloads_run(stack)
     config = read_stack_config(stack)
     settings = load_settings(config.values, config.secret_keys)
-    expected = build_objects(workload_spec(settings, stack), render_runtime(settings, stack, "x"),
-                             render_secrets())
+    expected = build_objects(
+        workload_spec(settings, stack, region="eu-west-2"), render_runtime(settings, stack, "x"),
+        render_secrets(),
+    )
     provider = run.named("k8s")
     kube = [r for r in run.resources if r.type.startswith("kubernetes:") and r.custom
             and not r.type.startswith("pulumi:providers")]
@@ -170,7 +172,8 @@ def test_the_bootstrap_job_runs_before_the_migrations() -> None:
 
 def test_wrong_replica_host_count_is_refused() -> None:
     config = read_stack_config("prod")
-    spec = workload_spec(load_settings(config.values, config.secret_keys), "prod")
+    settings = load_settings(config.values, config.secret_keys)
+    spec = workload_spec(settings, "prod", region="eu-west-2")
 
     def program() -> None:
         Workloads("w", WorkloadsArgs(spec, kubernetes.Provider("k8s"), "img", "db", ["only-one"],

@@ -30,7 +30,8 @@ def groups_of(stack: str, settings: Settings | None = None) -> Groups:
     """The stack's objects by workload group (render placeholders for runtime and secrets)."""
     settings = settings or settings_of(stack)
     return build_groups(
-        workload_spec(settings, stack), render_runtime(settings, stack, "eu-west-2"),
+        workload_spec(settings, stack, region="eu-west-2"),
+        render_runtime(settings, stack, "eu-west-2"),
         render_secrets(),
     )
 

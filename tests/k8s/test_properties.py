@@ -384,7 +384,11 @@ def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, st
     egress_ports = {
         port["port"] for rule in policies["app-egress"]["egress"] for port in rule["ports"]
     }
-    assert egress_ports == {53, 5432, 6379, 443}
+    assert egress_ports == {53, 5432, 6379, 443, 80}
+    # Port 80 only to the Pod Identity agent: the SDK's credentials for the uploads bucket.
+    [agent] = [r for r in policies["app-egress"]["egress"]
+               if any(p["port"] == 80 for p in r["ports"])]
+    assert agent["to"] == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import date
 
@@ -86,6 +87,30 @@ def break_eks_support(doc):
     _first(doc, "aws:eks/cluster:Cluster")["inputs"]["version"] = "1.33"
 
 
+def _uploads(doc, type_token):
+    return _first(doc, type_token, lambda r: r["name"].startswith("uploads-"))
+
+
+def break_bucket_private(doc):
+    block = _uploads(doc, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    block["inputs"]["restrictPublicBuckets"] = False
+
+
+def break_bucket_encrypted(doc):
+    config = _uploads(
+        doc,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    config["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] = "AES256"
+
+
+def break_bucket_tls(doc):
+    policy = _uploads(doc, "aws:s3/bucketPolicy:BucketPolicy")
+    document = json.loads(policy["inputs"]["policy"])
+    document["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"] = "true"
+    policy["inputs"]["policy"] = json.dumps(document)
+
+
 BREAKERS = {
     "eks-standard-support": break_eks_support,
     "rds-encrypted-private": break_rds,
@@ -95,6 +120,9 @@ BREAKERS = {
     "eks-secrets-encryption-logging": break_eks,
     "containers-non-root-limits": break_containers,
     "alb-listeners-https": break_listener,
+    "s3-bucket-private": break_bucket_private,
+    "s3-bucket-encrypted": break_bucket_encrypted,
+    "s3-bucket-tls-only": break_bucket_tls,
 }
 
 

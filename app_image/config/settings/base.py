@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "checkout",
     "notifications",
+    "uploads",
 ]
 
 MIDDLEWARE = [
@@ -209,3 +210,7 @@ from config.settings.celery import *  # noqa: E402, F403  (Celery: issue 4)
 # isort: split
 # The write APIs' settings extend Celery's routes and schedule, so they come after them.
 from config.settings.api import *  # noqa: E402, F403  (write APIs: issue 13)
+
+# isort: split
+# Uploads extend the storages, Celery's routes and the beat schedule, so they come last.
+from config.settings.uploads import *  # noqa: E402, F403  (uploads: issue 20)
