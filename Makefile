@@ -86,7 +86,7 @@ down: venv ## stop every process of the local topology (its state under .local/ 
 status: venv ## status table of the local topology: process, pid, port, healthy
 	@$(PY) -m local.cli status
 
-rollout: venv ## replace every web process, then every worker pool, one at a time (zero downtime)
+rollout: venv ## replace every web process, then every worker pool and the relay, one at a time (zero downtime)
 	@$(PY) -m local.cli rollout
 
 reset: venv ## stop the local topology and wipe its state (.local/)

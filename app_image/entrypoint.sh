@@ -13,8 +13,10 @@ usage: entrypoint.sh <process type>
   web              uvicorn (ASGI) serving the app on $HOST:$PORT with $WEB_CONCURRENCY workers
   worker <queues>  Celery worker consuming the comma-separated queues
   beat             Celery beat (run exactly one)
+  relay            the outbox relay: publishes committed task messages to the broker
   flower           Flower (queue visibility) on $HOST:$PORT, behind $FLOWER_BASIC_AUTH
-  migrate          apply database migrations to the primary
+  bootstrap        create or update the database roles (app, migrations, read-only) as master
+  migrate          apply database migrations to the primary (as the migrations role)
   check            Django's deployment checks (manage.py check --deploy)
 USAGE
 }
@@ -61,6 +63,13 @@ case "${1:-}" in
     exec "$PYTHON" -m celery -A config.celery_app beat --loglevel "${LOG_LEVEL:-INFO}" \
       --scheduler config.beat_scheduler:HeartbeatDatabaseScheduler --pidfile=
     ;;
+  relay)
+    preflight
+    metrics_dir
+    # Publishes the transactional outbox (core/relay.py). Batches are claimed with
+    # FOR UPDATE SKIP LOCKED, so a second replica is safe; one is enough.
+    exec "$PYTHON" manage.py outbox_relay
+    ;;
   flower)
     preflight
     # Never open: Flower reads FLOWER_BASIC_AUTH (user:password) from the environment itself,
@@ -72,8 +81,21 @@ case "${1:-}" in
     exec "$PYTHON" -m celery -A config.celery_app flower --address="${HOST:-0.0.0.0}" \
       --port="${PORT:-5555}" --purge_offline_workers=300
     ;;
+  bootstrap)
+    preflight
+    # The only process that gets DATABASE_MASTER_URL (core/db_roles.py).
+    exec "$PYTHON" manage.py db_bootstrap
+    ;;
   migrate)
     preflight
+    # Migrations log in as the role that owns the schema; the app role may not change it, so
+    # without that role's URL a schema change fails on "must be owner of table".
+    if [[ -z "${DATABASE_MIGRATE_URL:-}" ]]; then
+      echo "migrate needs DATABASE_MIGRATE_URL (the migrations role, which owns the schema;" \
+        "entrypoint.sh bootstrap creates it)" >&2
+      exit 2
+    fi
+    export DATABASE_URL="$DATABASE_MIGRATE_URL"
     # Retries when the migrations role's lock_timeout expires (migrate_with_retry says why).
     exec "$PYTHON" manage.py migrate_with_retry
     ;;

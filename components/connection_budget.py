@@ -9,7 +9,7 @@ The formula::
                                                          # at most its pool per database
     workers   = sum(max_pods * connections_per_pod)     # per worker group; a prefork child holds
                                                          # at most one connection at a time
-    singletons= beat + migrate (one each)
+    singletons= beat + relay + migrate (one each)
     app       = web + workers + singletons
     max_connections = app + headroom + superuser_reserved
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SUPERUSER_RESERVED = 3
-SINGLETONS = 2  # Celery beat and the migrate job: one connection each
+SINGLETONS = 3  # Celery beat, the outbox relay and the migrate job: one connection each
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class ConnectionBudgetInput:
     superuser_reserved: int = SUPERUSER_RESERVED
     """Postgres's ``superuser_reserved_connections``."""
     singletons: int = SINGLETONS
-    """Beat and migrate: processes that run once, one connection each."""
+    """Beat, the relay and migrate: processes that run once, one connection each."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from k8s.build import build_objects, object_key
+from k8s.migrate import BOOTSTRAP_JOB_NAME, JOB_NAME
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
-_BLANK_SECRETS = SecretValues("", "", "", "")
+_BLANK_SECRETS = SecretValues("", "", "", "", "", "", "")
 
 # Typed resource classes by (apiVersion, kind); anything else (KEDA, the AWS Load Balancer
 # Controller's TargetGroupBinding) is a CustomResource.
@@ -36,14 +37,17 @@ KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
 }
-# Order of creation: each phase waits for the previous one. The Job runs the migrations; the
-# Deployments roll only once it has completed (pulumi-kubernetes awaits a Job's completion).
-# The TargetGroupBinding exists before the web pods: the load balancer controller injects its
-# readiness gate only into pods created while a binding selects them.
+# Order of creation: each phase waits for the previous one. The bootstrap Job creates the
+# database roles, the migrate Job runs the migrations as the owner role; the Deployments roll
+# only once both have completed (pulumi-kubernetes awaits a Job's completion). The
+# TargetGroupBinding exists before the web pods: the load balancer controller injects its
+# readiness gate only into pods created while a binding selects them. An entry is a kind, or
+# ``Kind/name`` for one object that must come before the others of its kind.
 PHASES: tuple[tuple[str, ...], ...] = (
     ("Namespace",),
     ("ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "TriggerAuthentication",
      "Service"),
+    (f"Job/{BOOTSTRAP_JOB_NAME}",),
     ("Job", "TargetGroupBinding"),
     ("Deployment",),
     ("HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "PodMonitor",
@@ -80,13 +84,19 @@ class WorkloadsArgs:
     target_group_arn: pulumi.Input[str]
     """The ALB target group the web pods join."""
     database_password: pulumi.Input[str]
-    """Password of the app's database role (a secret)."""
+    """Password of the app's database role (a secret): the only one the app's pods get."""
     cache_auth_token: pulumi.Input[str]
     """AUTH token of the cache Redis (a secret; empty for none)."""
     broker_auth_token: pulumi.Input[str]
     """AUTH token of the broker Redis (a secret; empty for none)."""
     django_secret_key: pulumi.Input[str]
     """Django's SECRET_KEY (a secret)."""
+    database_migrate_password: pulumi.Input[str]
+    """Password of the migrations role (a secret): only the migrate and bootstrap Jobs get it."""
+    database_readonly_password: pulumi.Input[str]
+    """Password of the replicas' read-only role (a secret)."""
+    database_master_password: pulumi.Input[str]
+    """The data tier's master password (a secret): only the bootstrap Job gets it."""
     flower_basic_auth: pulumi.Input[str] = ""
     """``user:password`` Flower asks for (a secret; Flower refuses to start without one)."""
     sentry_dsn: pulumi.Input[str] = ""
@@ -106,18 +116,20 @@ def job_await(obj: dict[str, Any]) -> pulumi.CustomTimeouts | None:
     return pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
 
 
-def _phase(kind: str) -> int:
-    for index, kinds in enumerate(PHASES):
-        if kind in kinds:
-            return index
+def _phase(obj: dict[str, Any]) -> int:
+    kind = obj["kind"]
+    for wanted in (f"{kind}/{obj['metadata']['name']}", kind):
+        for index, kinds in enumerate(PHASES):
+            if wanted in kinds:
+                return index
     raise ValueError(f"no creation phase for kind {kind}")
 
 
 class Workloads(pulumi.ComponentResource):
     """Creates: the namespace, service accounts, the environment ConfigMap and Secrets, PgBouncer
-    configs, the migrations Job, the web Deployment with its Service, TargetGroupBinding, HPA
-    and PDB, a Celery worker Deployment and KEDA ScaledObject per queue, beat, and the
-    NetworkPolicies; all on ``args.provider``."""
+    configs, the database roles' bootstrap Job, the migrations Job, the web Deployment with its
+    Service, TargetGroupBinding, HPA and PDB, a Celery worker Deployment and KEDA ScaledObject
+    per queue, beat, the outbox relay, and the NetworkPolicies; all on ``args.provider``."""
 
     namespace: str
     migrations_job_name: str
@@ -155,6 +167,9 @@ class Workloads(pulumi.ComponentResource):
                 args.cache_auth_token,
                 args.broker_auth_token,
                 args.django_secret_key,
+                args.database_migrate_password,
+                args.database_readonly_password,
+                args.database_master_password,
                 args.flower_basic_auth,
                 args.sentry_dsn,
             ).apply(
@@ -168,9 +183,9 @@ class Workloads(pulumi.ComponentResource):
 
         created: dict[str, pulumi.CustomResource] = {}
         by_phase: list[list[pulumi.CustomResource]] = [[] for _ in PHASES]
-        for obj in sorted(shape, key=lambda o: _phase(o["kind"])):
+        for obj in sorted(shape, key=_phase):
             key = object_key(obj)
-            phase = _phase(obj["kind"])
+            phase = _phase(obj)
             source = secret_bodies if obj["kind"] == "Secret" else bodies
             depends = [*args.depends_on, *(r for earlier in by_phase[:phase] for r in earlier)]
             child = pulumi.ResourceOptions(
@@ -187,7 +202,9 @@ class Workloads(pulumi.ComponentResource):
             by_phase[phase].append(resource)
 
         self.namespace = spec.namespace
-        self.migrations_job_name = next(o["metadata"]["name"] for o in shape if o["kind"] == "Job")
+        self.migrations_job_name = next(
+            o["metadata"]["name"] for o in shape
+            if o["kind"] == "Job" and o["metadata"]["name"] == JOB_NAME)
         self.resources_by_key = created
         self.service_account_names = [
             o["metadata"]["name"] for o in shape if o["kind"] == "ServiceAccount"

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from k8s import pgbouncer
-from k8s.env import config_env, secret_env
+from k8s.env import bootstrap_env, config_env, migrate_env, secret_env
 from k8s.meta import (
     APP,
+    BOOTSTRAP_SECRET,
     BROKER_AUTH_SECRET,
     ENV_CONFIGMAP,
     ENV_SECRET,
+    MIGRATE_SECRET,
     PGBOUNCER_AUTH_SECRET,
+    PGBOUNCER_MIGRATE_AUTH_SECRET,
     READINESS_GATE_ON,
     labels,
     metadata,
 )
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
-SERVICE_ACCOUNTS = ("web", "worker", "beat", "flower", "migrate")
+SERVICE_ACCOUNTS = ("web", "worker", "beat", "relay", "flower", "migrate")
 
 
 def namespace(spec: WorkloadSpec) -> dict[str, Any]:
@@ -62,14 +65,18 @@ def env_configmap(spec: WorkloadSpec) -> dict[str, Any]:
 
 
 def pgbouncer_configmap(
-    spec: WorkloadSpec, runtime: Runtime, group: str, pool_size: int
+    spec: WorkloadSpec,
+    runtime: Runtime,
+    group: str,
+    pool_size: int,
+    statement_timeout_ms: int | None = None,
 ) -> dict[str, Any]:
     """One workload group's pgbouncer.ini."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(spec, pgbouncer.config_name(group), group),
-        "data": {"pgbouncer.ini": pgbouncer.ini(spec, runtime, pool_size)},
+        "data": {"pgbouncer.ini": pgbouncer.ini(spec, runtime, pool_size, statement_timeout_ms)},
     }
 
 
@@ -94,9 +101,15 @@ def _secret(spec: WorkloadSpec, name: str, data: dict[str, str]) -> dict[str, An
 
 
 def secrets(spec: WorkloadSpec, runtime: Runtime, values: SecretValues) -> list[dict[str, Any]]:
-    """The Secrets: the app's credentials, PgBouncer's userlist, KEDA's broker password."""
+    """The Secrets: the app's credentials (app and read-only roles), PgBouncer's userlists,
+    KEDA's broker password; the migrations role for the migrate Job and the master user for the
+    bootstrap Job, each in a Secret only that Job mounts."""
     return [
         _secret(spec, ENV_SECRET, secret_env(spec, runtime, values)),
         _secret(spec, PGBOUNCER_AUTH_SECRET, {"userlist.txt": pgbouncer.userlist(spec, values)}),
+        _secret(spec, PGBOUNCER_MIGRATE_AUTH_SECRET,
+                {"userlist.txt": pgbouncer.migrate_userlist(spec, values)}),
+        _secret(spec, MIGRATE_SECRET, migrate_env(spec, values)),
+        _secret(spec, BOOTSTRAP_SECRET, bootstrap_env(spec, runtime, values)),
         _secret(spec, BROKER_AUTH_SECRET, {"password": values.broker_auth_token}),
     ]

@@ -6,10 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-from k8s import base, flower, migrate, monitoring, policies, web, workers
+from k8s import base, flower, migrate, monitoring, policies, relay, web, workers
 from k8s.spec import Runtime, SecretValues, WorkloadSpec
 
-# Server connections of the processes that run once: beat and the migrate Job.
+# Server connections of the processes that run once: beat, the relay and the migrate Job.
 SINGLETON_POOL_SIZE = 1
 
 
@@ -18,7 +18,8 @@ def pool_sizes(spec: WorkloadSpec) -> dict[str, int]:
     connections than its prefork children, each holding at most one."""
     sizes = {"web": spec.pgbouncer_pool_size}
     sizes.update({workers.worker_name(q): q.concurrency for q in spec.queues})
-    sizes.update({"beat": SINGLETON_POOL_SIZE, migrate.JOB_NAME: SINGLETON_POOL_SIZE})
+    sizes.update({"beat": SINGLETON_POOL_SIZE, relay.RELAY_NAME: SINGLETON_POOL_SIZE,
+                  migrate.JOB_NAME: SINGLETON_POOL_SIZE})
     return sizes
 
 
@@ -35,8 +36,12 @@ def build_groups(
     env = base.env_configmap(spec)
     ca = base.rds_ca_configmap(spec)
     pools = pool_sizes(spec)
+    # Worker pools run statements up to their queue's hard time limit; the rest keep the app
+    # role's timeout (the web's), set by the bootstrap.
+    timeouts = {workers.worker_name(q): q.hard_time_limit_seconds * 1000 for q in spec.queues}
     bouncers = {
-        group: base.pgbouncer_configmap(spec, runtime, group, size) for group, size in pools.items()
+        group: base.pgbouncer_configmap(spec, runtime, group, size, timeouts.get(group))
+        for group, size in pools.items()
     }
 
     def digest(group: str) -> str:
@@ -53,6 +58,7 @@ def build_groups(
         ],
         "network-policies": policies.policies(spec),
         "migrate": [
+            migrate.bootstrap_job(spec, runtime, config_hash(env, ca)),
             bouncers[migrate.JOB_NAME],
             migrate.job(spec, runtime, digest(migrate.JOB_NAME)),
         ],
@@ -73,6 +79,10 @@ def build_groups(
             workers.scaled_object(spec, queue, runtime),
         ]
     groups["beat"] = [bouncers["beat"], workers.beat_deployment(spec, runtime, digest("beat"))]
+    groups[relay.RELAY_NAME] = [
+        bouncers[relay.RELAY_NAME],
+        relay.relay_deployment(spec, runtime, digest(relay.RELAY_NAME)),
+    ]
     groups["flower"] = [
         flower.deployment(spec, runtime.image, config_hash(env)),
         flower.service(spec),

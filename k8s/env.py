@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from k8s.meta import RDS_CA_FILE
 from k8s.spec import (
     APP_PORT,
     METRICS_PORT,
     PGBOUNCER_PORT,
+    POSTGRES_PORT,
     REDIS_PORT,
     Runtime,
     SecretValues,
@@ -41,6 +43,10 @@ SECRET_VARIABLES = (
     "SENTRY_DSN",
     "FLOWER_BASIC_AUTH",
 )
+MIGRATE_VARIABLES = ("DATABASE_MIGRATE_URL",)
+"""Secret variables only the migrate Job gets (the migrations role)."""
+BOOTSTRAP_VARIABLES = ("DATABASE_MASTER_URL", "DATABASE_MIGRATE_URL")
+"""Secret variables only the bootstrap Job gets (the master user, to create the roles)."""
 REPLICA_DATABASE = "{name}_replica_{index}"
 
 
@@ -73,24 +79,44 @@ def redis_url(host: str, token: str) -> str:
     return f"rediss://{auth}{host}:{REDIS_PORT}/0"
 
 
-def postgres_url(spec: WorkloadSpec, secrets: SecretValues, database: str) -> str:
+def postgres_url(user: str, password: str, database: str) -> str:
     """A URL to the pod's own PgBouncer on loopback; PgBouncer adds TLS to RDS."""
-    user = quote(spec.database_user, safe="")
-    password = quote(secrets.database_password, safe="")
-    return f"postgres://{user}:{password}@127.0.0.1:{PGBOUNCER_PORT}/{database}"
+    return (f"postgres://{quote(user, safe='')}:{quote(password, safe='')}"
+            f"@127.0.0.1:{PGBOUNCER_PORT}/{database}")
 
 
 def secret_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> dict[str, str]:
-    """The Secret's data: the variables carrying credentials."""
+    """The app Secret's data: the variables carrying credentials (the app and read-only roles,
+    never the master or the migrations role)."""
     replicas = [
-        postgres_url(spec, secrets, replica_database(spec, i)) for i in range(spec.replica_count)
+        postgres_url(spec.database_readonly_user, secrets.database_readonly_password,
+                     replica_database(spec, i))
+        for i in range(spec.replica_count)
     ]
     return {
         "DJANGO_SECRET_KEY": secrets.django_secret_key,
-        "DATABASE_URL": postgres_url(spec, secrets, spec.database_name),
+        "DATABASE_URL": postgres_url(spec.database_user, secrets.database_password,
+                                     spec.database_name),
         "DATABASE_REPLICA_URLS": ",".join(replicas),
         "CACHE_URL": redis_url(runtime.cache_host, secrets.cache_auth_token),
         "BROKER_URL": redis_url(runtime.broker_host, secrets.broker_auth_token),
         "SENTRY_DSN": secrets.sentry_dsn,
         "FLOWER_BASIC_AUTH": secrets.flower_basic_auth,
     }
+
+
+def migrate_env(spec: WorkloadSpec, secrets: SecretValues) -> dict[str, str]:
+    """The migrate Job's extra Secret: the migrations role, through the Job's PgBouncer."""
+    return {"DATABASE_MIGRATE_URL": postgres_url(
+        spec.database_migrate_user, secrets.database_migrate_password, spec.database_name)}
+
+
+def bootstrap_env(spec: WorkloadSpec, runtime: Runtime, secrets: SecretValues) -> dict[str, str]:
+    """The bootstrap Job's extra Secret: the master user straight to the primary (TLS,
+    verify-full against the RDS bundle), and the migrations role it creates.
+    The app and read-only roles come from the app Secret."""
+    user = quote(spec.database_master_user, safe="")
+    password = quote(secrets.database_master_password, safe="")
+    master = (f"postgres://{user}:{password}@{runtime.database_host}:{POSTGRES_PORT}/"
+              f"{spec.database_name}?sslmode=verify-full&sslrootcert={RDS_CA_FILE}")
+    return {"DATABASE_MASTER_URL": master, **migrate_env(spec, secrets)}

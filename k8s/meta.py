@@ -12,8 +12,15 @@ WORKER_TAINT = {"key": POOL_LABEL, "operator": "Equal", "value": "workers", "eff
 ENV_CONFIGMAP = "app-env"
 ENV_SECRET = "app-env"
 PGBOUNCER_AUTH_SECRET = "pgbouncer-auth"
+PGBOUNCER_MIGRATE_AUTH_SECRET = "pgbouncer-auth-migrate"
+MIGRATE_SECRET = "migrate-env"
+BOOTSTRAP_SECRET = "bootstrap-env"
 BROKER_AUTH_SECRET = "broker-auth"
 BROKER_TRIGGER_AUTH = "broker-auth"
+RDS_CA_CONFIGMAP = "rds-ca-bundle"
+RDS_CA_DIR = "/etc/pgbouncer-ca"
+RDS_CA_KEY = "rds-ca-bundle.pem"
+RDS_CA_FILE = f"{RDS_CA_DIR}/{RDS_CA_KEY}"  # PgBouncer's and the bootstrap Job's trust anchor
 READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 """On the namespace, the AWS Load Balancer Controller's webhook injects a target-health readiness
 gate into pods created behind a TargetGroupBinding; on a pod template, the chart's webhook

@@ -47,10 +47,10 @@ def pod_monitor(spec: WorkloadSpec, name: str, components: list[str]) -> dict[st
 
 
 def pod_monitors(spec: WorkloadSpec) -> list[dict[str, Any]]:
-    """One PodMonitor for web, one for the worker pools, one for beat."""
+    """One PodMonitor for web, one for the worker pools, one for beat, one for the relay."""
     workers = [f"worker-{q.name}" for q in spec.queues]
     return [pod_monitor(spec, "web", ["web"]), pod_monitor(spec, "workers", workers),
-            pod_monitor(spec, "beat", ["beat"])]
+            pod_monitor(spec, "beat", ["beat"]), pod_monitor(spec, "relay", ["relay"])]
 
 
 def prometheus_rule(spec: WorkloadSpec) -> dict[str, Any]:

@@ -11,16 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from k8s.env import replica_database
-from k8s.meta import PGBOUNCER_AUTH_SECRET
+from k8s.meta import (
+    PGBOUNCER_AUTH_SECRET,
+    PGBOUNCER_MIGRATE_AUTH_SECRET,
+    RDS_CA_CONFIGMAP,
+    RDS_CA_DIR,
+    RDS_CA_FILE,
+    RDS_CA_KEY,
+)
 from k8s.pods import container_security_context
 from k8s.spec import PGBOUNCER_PORT, POSTGRES_PORT, Runtime, SecretValues, WorkloadSpec
 
+MIGRATE_GROUP = "migrate"  # k8s.migrate.JOB_NAME (that module imports this one)
 CONFIG_DIR = "/etc/pgbouncer"
 AUTH_DIR = "/etc/pgbouncer-auth"  # beside, not inside, the read-only config mount
-CA_DIR = "/etc/pgbouncer-ca"
-CA_CONFIGMAP = "rds-ca-bundle"
-CA_KEY = "rds-ca-bundle.pem"
-CA_FILE = f"{CA_DIR}/{CA_KEY}"
+CA_DIR, CA_CONFIGMAP, CA_KEY, CA_FILE = RDS_CA_DIR, RDS_CA_CONFIGMAP, RDS_CA_KEY, RDS_CA_FILE
 CA_BUNDLE_PATH = Path(__file__).resolve().parent / "certs" / "rds-global-bundle.pem"
 """AWS's RDS certificate bundle, the one input of server certificate verification: replace this
 file to trust other roots (k8s/certs/SOURCE.md says where it comes from)."""
@@ -49,17 +54,27 @@ def ca_bundle() -> str:
     return text
 
 
-def ini(spec: WorkloadSpec, runtime: Runtime, pool_size: int) -> str:
+def ini(
+    spec: WorkloadSpec, runtime: Runtime, pool_size: int, statement_timeout_ms: int | None = None
+) -> str:
     """pgbouncer.ini for a pod whose PgBouncer opens at most ``pool_size`` connections per
     database: the primary as ``<db>`` and each replica as ``<db>_replica_<i>``.
 
     Server connections verify the RDS certificate against the mounted bundle and the host name
-    (``verify-full``): with ``require`` anything answering on the endpoint's address would do."""
+    (``verify-full``): with ``require`` anything answering on the endpoint's address would do.
+    ``statement_timeout_ms`` overrides the role's timeout (the web's) on every server connection
+    of this pod (a worker pool's queue runs longer statements). The pod's PgBouncer serves only
+    this pod, so the session setting never reaches another process type.
+    """
     hosts = [(spec.database_name, runtime.database_host)] + [
         (replica_database(spec, i), host) for i, host in enumerate(runtime.database_replica_hosts)
     ]
+    query = (
+        f" connect_query='SET statement_timeout = {int(statement_timeout_ms)}'"
+        if statement_timeout_ms is not None else ""
+    )
     databases = "\n".join(
-        f"{alias} = host={host} port={POSTGRES_PORT} dbname={spec.database_name}"
+        f"{alias} = host={host} port={POSTGRES_PORT} dbname={spec.database_name}{query}"
         for alias, host in hosts
     )
     return f"""[databases]
@@ -97,10 +112,21 @@ def pool_size_of(ini_text: str) -> int:
     raise ValueError("pgbouncer.ini has no default_pool_size")
 
 
+def _userlist(users: list[tuple[str, str]]) -> str:
+    return "".join(f'"{user}" "{password.replace(chr(34), chr(34) * 2)}"\n'
+                   for user, password in users)
+
+
 def userlist(spec: WorkloadSpec, secrets: SecretValues) -> str:
-    """userlist.txt: the app role's password, used for client auth and the login to RDS."""
-    password = secrets.database_password.replace('"', '""')
-    return f'"{spec.database_user}" "{password}"\n'
+    """userlist.txt of the app's pods: the app and read-only roles' passwords, used for client
+    auth and the login to RDS."""
+    return _userlist([(spec.database_user, secrets.database_password),
+                      (spec.database_readonly_user, secrets.database_readonly_password)])
+
+
+def migrate_userlist(spec: WorkloadSpec, secrets: SecretValues) -> str:
+    """userlist.txt of the migrate Job: the migrations role only."""
+    return _userlist([(spec.database_migrate_user, secrets.database_migrate_password)])
 
 
 def sidecar(spec: WorkloadSpec) -> dict[str, Any]:
@@ -126,6 +152,11 @@ def sidecar(spec: WorkloadSpec) -> dict[str, Any]:
     }
 
 
+def auth_secret(group: str) -> str:
+    """The userlist Secret of a workload group: the migrate Job has its own role."""
+    return PGBOUNCER_MIGRATE_AUTH_SECRET if group == MIGRATE_GROUP else PGBOUNCER_AUTH_SECRET
+
+
 def volumes(group: str) -> list[dict[str, Any]]:
     """The pod volumes the sidecar mounts."""
     return [
@@ -135,7 +166,7 @@ def volumes(group: str) -> list[dict[str, Any]]:
         },
         {
             "name": "pgbouncer-auth",
-            "secret": {"secretName": PGBOUNCER_AUTH_SECRET, "defaultMode": 0o440},
+            "secret": {"secretName": auth_secret(group), "defaultMode": 0o440},
         },
         {"name": "rds-ca", "configMap": {"name": CA_CONFIGMAP, "defaultMode": 0o444}},
     ]

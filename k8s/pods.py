@@ -8,7 +8,7 @@ from k8s.meta import ENV_CONFIGMAP, ENV_SECRET, POOL_LABEL, WORKER_TAINT, labels
 from k8s.spec import APP_UID, Resources, WorkloadSpec
 
 # The image's ENTRYPOINT is entrypoint.sh; containers pass only the process type as args.
-PROCESS_TYPES = ("web", "worker", "beat", "flower", "migrate", "check")
+PROCESS_TYPES = ("web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check")
 
 
 def container_security_context() -> dict[str, Any]:
@@ -34,9 +34,16 @@ def pod_security_context() -> dict[str, Any]:
 
 
 def app_container(
-    name: str, image: str, args: list[str], resources: Resources, **extra: Any
+    name: str,
+    image: str,
+    args: list[str],
+    resources: Resources,
+    *,
+    extra_secrets: tuple[str, ...] = (),
+    **extra: Any,
 ) -> dict[str, Any]:
-    """The app image running one process type, with the environment contract and a writable /tmp."""
+    """The app image running one process type, with the environment contract and a writable /tmp
+    (``extra_secrets``: Secrets only this container gets, after the app's)."""
     if args[0] not in PROCESS_TYPES:
         raise ValueError(f"unknown process type {args[0]!r}; the image has {PROCESS_TYPES}")
     return {
@@ -46,6 +53,7 @@ def app_container(
         "envFrom": [
             {"configMapRef": {"name": ENV_CONFIGMAP}},
             {"secretRef": {"name": ENV_SECRET}},
+            *({"secretRef": {"name": secret}} for secret in extra_secrets),
         ],
         "resources": resources.as_k8s(),
         "securityContext": container_security_context(),

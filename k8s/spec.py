@@ -105,7 +105,13 @@ class WorkloadSpec:
     database_name: str = "app"
     """Database on the primary and replicas."""
     database_user: str = "app"
-    """Role the app (through PgBouncer) logs in as."""
+    """Role the app (through PgBouncer) logs in as: rows only, no DDL."""
+    database_migrate_user: str = "app_migrate"
+    """Role the migrate Job logs in as: owns the schema."""
+    database_readonly_user: str = "app_readonly"
+    """Role the replicas' readers log in as: SELECT only."""
+    database_master_user: str = "quintet_admin"
+    """The data tier's master user: only the bootstrap Job logs in as it, to create the roles."""
     uploads_bucket: str = ""
     """S3 bucket of user uploads (the web pods' Pod Identity role reaches its ``uploads/``)."""
     uploads_region: str = ""
@@ -137,13 +143,19 @@ class SecretValues:
     """Secret inputs; only Secret objects are built from them."""
 
     database_password: str
-    """Password of ``WorkloadSpec.database_user``."""
+    """Password of ``WorkloadSpec.database_user`` (the app role)."""
     cache_auth_token: str
     """AUTH token of the cache Redis (empty for none)."""
     broker_auth_token: str
     """AUTH token of the broker Redis (empty for none)."""
     django_secret_key: str
     """Django's SECRET_KEY."""
+    database_migrate_password: str
+    """Password of ``WorkloadSpec.database_migrate_user``."""
+    database_readonly_password: str
+    """Password of ``WorkloadSpec.database_readonly_user``."""
+    database_master_password: str
+    """Password of the master user: only in the bootstrap Job's Secret."""
     flower_basic_auth: str = ""
     """``user:password`` of Flower's basic auth (Flower refuses to start without one)."""
     sentry_dsn: str = ""

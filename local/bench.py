@@ -308,6 +308,30 @@ def queue_age(topology: Topology) -> dict[str, Any]:
             "all_ms": samples}
 
 
+def outbox_lag(topology: Topology, signups: int = 20) -> dict[str, Any]:
+    """The relay's lag (age of the oldest unsent outbox row), sampled through a burst of
+    sign-ups until every message is published."""
+    sql = ("SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0), count(*) "
+           "FROM core_outboxmessage WHERE sent_at IS NULL")
+    peak, samples = 0.0, []
+    with psycopg.connect(topology.dataservices().direct_primary_url, autocommit=True) as conn:
+        for i in range(signups):
+            name = f"lag{uuid.uuid4().hex[:10]}"
+            httpx.post(f"{topology.origin_url}/api/accounts/signup/", timeout=10, json={
+                "username": name, "email": f"{name}@example.com", "password": f"pw-{name}-{i}"})
+            lag = float(conn.execute(sql).fetchone()[0])
+            samples.append(lag)
+            peak = max(peak, lag)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            lag, unsent = conn.execute(sql).fetchone()
+            peak = max(peak, float(lag))
+            if unsent == 0:
+                break
+            time.sleep(0.05)
+    return {"signups": signups, "max_s": peak, "p50_s": sorted(samples)[len(samples) // 2]}
+
+
 # ---- run --------------------------------------------------------------------------------
 
 
@@ -376,6 +400,8 @@ def run(topology: Topology) -> Report:
     zipf(report, topology, seeds)
     _say(f"bench: priority queue age behind a {BACKLOG}-task low backlog ...")
     report.figures["queue_age"] = queue_age(topology)
+    _say("bench: outbox relay lag ...")
+    report.figures["outbox"] = outbox_lag(topology)
     stub_control(topology, topology.upstream_delay_ms)
     report.figures["loadavg_end"] = load_average()
     return report

@@ -124,6 +124,7 @@ def report_markdown(started: str, loads: Mapping[str, LoadResult],
     goals = ["| goal | measured | verdict |", "|---|---|---|"]
     goals += [f"| {g} | {m} | {v} |" for g, m, v in goal_rows(loads)]
     hit, age = figures.get("hit_ratio", {}), figures.get("queue_age", {})
+    box = figures.get("outbox", {})
     sq, sp = figures.get("stampede:quintet", {}), figures.get("stampede:peer", {})
     tq, tp = figures.get("storm:quintet", {}), figures.get("storm:peer", {})
     p95_age = age.get("p95_ms")
@@ -166,7 +167,10 @@ def report_markdown(started: str, loads: Mapping[str, LoadResult],
         f"phase before it |",
         f"| priority queue age p95 while `low` holds a backlog | {age_text} "
         f"({age.get('samples', 0)} sign-up emails; low backlog {age.get('backlog_start')} -> "
-        f"{age.get('backlog_end')}) |", "",
+        f"{age.get('backlog_end')}) |",
+        f"| outbox relay lag (oldest unsent message) over {box.get('signups')} sign-ups | "
+        f"p50 {box.get('p50_s', 0) * 1000:.0f} ms, max {box.get('max_s', 0) * 1000:.0f} ms |",
+        "",
         "![priority queue age](queue_age.png)", "",
         "Reading the figures: with two cores shared by the generators, nginx, the web "
         "processes, Postgres, PgBouncer and Redis, throughput figures are a floor, not a "

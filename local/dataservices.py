@@ -47,6 +47,13 @@ APP_DB = "app"
 APP_REPLICA_DB = "app_replica"
 APP_USER = "app"
 APP_PASSWORD = "app-local-password"
+# The least-privilege roles (created by the app's `entrypoint.sh bootstrap` as the superuser):
+# migrations own the schema, the app reads and writes rows, replica readers only read.
+MIGRATE_USER, MIGRATE_PASSWORD = "app_migrate", "app-migrate-local-password"
+READONLY_USER, READONLY_PASSWORD = "app_readonly", "app-readonly-local-password"
+WORKER_STATEMENT_TIMEOUT_SECONDS = {"priority": 30, "default": 45, "low": 360}
+"""statement_timeout of each worker pool's connections (its queue's longest hard time limit);
+PgBouncer sets it on each server connection of the pool's database `app_worker_<queue>`."""
 SERVICES = ("primary", "replica", "pgbouncer", "cache", "broker")
 
 
@@ -110,13 +117,32 @@ class DataServices:
 
     @property
     def replica_url(self) -> str:
-        """Replica through PgBouncer."""
-        return self._url(self.ports.pgbouncer, APP_REPLICA_DB)
+        """Replica through PgBouncer, as the read-only role."""
+        return self._url(self.ports.pgbouncer, APP_REPLICA_DB, READONLY_USER, READONLY_PASSWORD)
+
+    @property
+    def migrate_url(self) -> str:
+        """Primary through PgBouncer as the migrations role (migrate and bootstrap only)."""
+        return self._url(self.ports.pgbouncer, APP_DB, MIGRATE_USER, MIGRATE_PASSWORD)
+
+    @property
+    def master_url(self) -> str:
+        """The superuser, straight to the primary (the bootstrap only)."""
+        return f"postgres://postgres@127.0.0.1:{self.ports.primary}/{APP_DB}"
+
+    def worker_database_url(self, queue: str) -> str:
+        """Primary through PgBouncer with the statement_timeout of `queue`'s worker pool."""
+        return self._url(self.ports.pgbouncer, f"{APP_DB}_worker_{queue}")
 
     @property
     def direct_primary_url(self) -> str:
         """Primary without PgBouncer (session features, admin checks)."""
         return self._url(self.ports.primary, APP_DB)
+
+    @property
+    def direct_migrate_url(self) -> str:
+        """Primary without PgBouncer as the migrations role (session options, e.g. PGOPTIONS)."""
+        return self._url(self.ports.primary, APP_DB, MIGRATE_USER, MIGRATE_PASSWORD)
 
     @property
     def direct_replica_url(self) -> str:
@@ -357,11 +383,18 @@ class DataServices:
         conf_dir = self.home / "pgbouncer"
         conf_dir.mkdir(exist_ok=True)
         self.account.own(conf_dir)  # PgBouncer writes its log here
-        (conf_dir / "userlist.txt").write_text(f'"{APP_USER}" "{APP_PASSWORD}"\n')
+        (conf_dir / "userlist.txt").write_text("".join(
+            f'"{user}" "{password}"\n' for user, password in (
+                (APP_USER, APP_PASSWORD), (MIGRATE_USER, MIGRATE_PASSWORD),
+                (READONLY_USER, READONLY_PASSWORD))))
+        workers = "".join(
+            f"{APP_DB}_worker_{queue} = host=127.0.0.1 port={self.ports.primary} dbname={APP_DB}"
+            f" connect_query='SET statement_timeout = {seconds * 1000}'\n"
+            for queue, seconds in WORKER_STATEMENT_TIMEOUT_SECONDS.items())
         ini = f"""[databases]
 {APP_DB} = host=127.0.0.1 port={self.ports.primary} dbname={APP_DB}
 {APP_REPLICA_DB} = host=127.0.0.1 port={self.ports.replica} dbname={APP_DB}
-
+{workers}
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = {self.ports.pgbouncer}
@@ -419,8 +452,8 @@ logfile = {conf_dir / "pgbouncer.log"}
                                    f"{result.stderr.strip()}")
         return result.stdout
 
-    def _url(self, port: int, db: str) -> str:
-        return f"postgres://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{port}/{db}"
+    def _url(self, port: int, db: str, user: str = APP_USER, password: str = APP_PASSWORD) -> str:
+        return f"postgres://{user}:{password}@127.0.0.1:{port}/{db}"
 
     def _pidfile(self, name: str) -> Path:
         return self.home / f"{name}.pid"

@@ -11,6 +11,7 @@ SQL as PostgreSQL will run it. Exit 1 with squawk's and the check's messages on 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import shutil
 import subprocess
@@ -23,8 +24,22 @@ from local.dataservices import DataServices
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app_image"
 SQUAWK_CONFIG = ROOT / ".squawk.toml"
-MIGRATION_LOCK_TIMEOUT = "5s"
-"""The migrations role's lock_timeout: what each linted file is prefixed with."""
+ROLES_MODULE = Path("core") / "db_roles.py"
+LOCK_TIMEOUT_NAME = "MIGRATE_LOCK_TIMEOUT"
+
+
+def migration_lock_timeout(app_dir: Path) -> str:
+    """The lock_timeout the bootstrap sets on the migrations role (``ALTER ROLE ... SET``), read
+    from the app's own constant so the lint and the role never disagree."""
+    path = app_dir / ROLES_MODULE
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == LOCK_TIMEOUT_NAME
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return node.value.value
+    raise ValueError(f"{path} has no string constant {LOCK_TIMEOUT_NAME} (the migrations "
+                     "role's lock_timeout, e.g. '10s')")
 
 
 def _venv_tool(name: str) -> str:
@@ -42,14 +57,14 @@ def migration_sql(app_dir: Path, database_url: str, out: Path) -> subprocess.Com
     )
 
 
-def prefix_session_settings(out: Path) -> None:
+def prefix_session_settings(out: Path, lock_timeout: str) -> None:
     """Starts each file with the settings every migration session has (the role's)."""
     for path in sorted(out.glob("*.sql")):
         lines = path.read_text().splitlines(keepends=True)
         head = 0
         while head < len(lines) and lines[head].startswith("-- squawk-"):
             head += 1  # squawk's file-level directives stay first
-        setting = f"SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}';\n"
+        setting = f"SET lock_timeout = '{lock_timeout}';\n"
         path.write_text("".join([*lines[:head], setting, *lines[head:]]))
 
 
@@ -84,7 +99,7 @@ def lint(app_dir: Path, database_url: str | None = None) -> tuple[int, str]:
                   if line.startswith(("migration check:", "CommandError:"))]
         if checked.returncode != 0 and not report:
             return 1, f"migration check failed:\n{checked.stderr[-2000:]}"
-        prefix_session_settings(out)
+        prefix_session_settings(out, migration_lock_timeout(app_dir))
         linted = squawk(out)
         text = "\n".join([*report, linted.stdout.strip()]).strip()
         count = len(list(out.glob("*.sql")))

@@ -8,7 +8,9 @@ until it holds no request (the drain); stop it (SIGTERM: uvicorn finishes what i
 it again on the new code, wait until it is ready and back in rotation; drain and stop the
 surge. For each worker pool: SIGTERM (Celery's warm shutdown finishes the running task; late
 acks mean a prefetched one goes back to the queue), wait until it has exited, start it again,
-and wait for its heartbeat.
+and wait for its heartbeat. Then the outbox relay, the same way: it finishes the batch in hand
+and exits; what is written meanwhile stays unsent in the outbox until the new relay publishes
+it (a batch published but not yet marked sent is published again: at least once).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from local.supervise import HEARTBEAT_FILE, Supervisor, healthy
 from local.topology import WORKER_QUEUES, Process, Topology, TopologyError
 
 READY_TIMEOUT = 90.0
+WORKER_PROCESSES = (*(f"worker-{queue}" for queue in WORKER_QUEUES), "relay")
+"""The heartbeat processes a rollout restarts after the web ones, in order."""
 DRAIN_TIMEOUT = 60.0
 
 
@@ -91,7 +95,7 @@ def roll_web(topology: Topology, supervisor: Supervisor, process: Process) -> St
 
 
 def roll_worker(topology: Topology, supervisor: Supervisor, process: Process) -> Step:
-    """Restart one worker pool: its running task finishes (warm shutdown) before it exits."""
+    """Restart one worker pool or the relay: what it holds is finished before it exits."""
     started = time.monotonic()
     heartbeat = topology.tmp_dir(process.name) / HEARTBEAT_FILE
     heartbeat.unlink(missing_ok=True)  # healthy() then waits for the new process's own beat
@@ -100,7 +104,7 @@ def roll_worker(topology: Topology, supervisor: Supervisor, process: Process) ->
 
 
 def rollout(topology: Topology, on_progress: Callable[[str], None] = print) -> list[Step]:
-    """Roll every web process, then every worker pool; return what each took."""
+    """Roll every web process, then every worker pool and the relay; return what each took."""
     supervisor = Supervisor(topology)
     if supervisor.pid() is None:
         raise TopologyError("rollout: the local topology is not running; `make up` first")
@@ -111,8 +115,8 @@ def rollout(topology: Topology, on_progress: Callable[[str], None] = print) -> l
         on_progress(f"  {step.process:<16} replaced in {step.seconds:.1f}s "
                     f"(upstream drained in {step.drain_seconds:.2f}s)")
         steps.append(step)
-    for queue in WORKER_QUEUES:
-        step = roll_worker(topology, supervisor, by_name[f"worker-{queue}"])
+    for name in WORKER_PROCESSES:
+        step = roll_worker(topology, supervisor, by_name[name])
         on_progress(f"  {step.process:<16} restarted in {step.seconds:.1f}s")
         steps.append(step)
     supervisor.record_pids()

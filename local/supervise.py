@@ -106,9 +106,11 @@ def program_command(topology: Topology, process: Process) -> tuple[list[str], st
         return [*launch, f"PORT={process.port}", "--", str(ENTRYPOINT), "web"], None
     if process.name.startswith("worker-"):
         queue = process.name.removeprefix("worker-")
-        return [*launch, "--", str(ENTRYPOINT), "worker", queue], None
-    if process.name == "beat":
-        return [*launch, "--", str(ENTRYPOINT), "beat"], None
+        # Its pool's PgBouncer database: the queue's statement_timeout on every connection.
+        database = f"DATABASE_URL={services.worker_database_url(queue)}"
+        return [*launch, database, "--", str(ENTRYPOINT), "worker", queue], None
+    if process.name in ("beat", "relay"):
+        return [*launch, "--", str(ENTRYPOINT), process.name], None
     raise TopologyError(f"no command for process {process.name!r}")
 
 
@@ -339,8 +341,9 @@ def healthy(topology: Topology, process: Process) -> bool:
         return _http_ok(f"{topology.url}/livez")
     if name == "alb":
         return _http_ok(f"{topology.origin_url}/livez")
-    if name.startswith("worker-") or name == "beat":
-        return worker_heartbeat_fresh(topology, name)  # beat touches the same file per tick
+    if name.startswith("worker-") or name in ("beat", "relay"):
+        # beat touches the same file per tick, the relay per loop
+        return worker_heartbeat_fresh(topology, name)
     if name == "prometheus":
         return _http_ok(f"{topology.prometheus_url}/-/ready")
     assert port is not None
@@ -400,14 +403,18 @@ def collectstatic(topology: Topology) -> None:
 
 
 def migrate(topology: Topology) -> None:
-    """Run `entrypoint.sh migrate` once with the app's environment; log to logs/migrate.log."""
+    """Run `entrypoint.sh bootstrap` (the database roles, as the superuser), then `migrate` (as
+    the migrations role), with the app's environment; log to logs/migrate.log."""
     log = topology.log_dir / "migrate.log"
-    with open(log, "ab") as handle:
-        result = subprocess.run(
-            [_python(), "-m", "local.launch", str(topology.app_env_file), "--",
-             str(ENTRYPOINT), "migrate"],
-            cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=900,
-        )
-    if result.returncode != 0:
-        tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-8:])
-        raise TopologyError(f"migrate failed (exit {result.returncode}); {log}:\n    {tail}")
+    services = topology.dataservices()
+    for step, extra in (("bootstrap", [f"DATABASE_MASTER_URL={services.master_url}"]),
+                        ("migrate", [])):
+        with open(log, "ab") as handle:
+            result = subprocess.run(
+                [_python(), "-m", "local.launch", str(topology.app_env_file), *extra,
+                 f"DATABASE_MIGRATE_URL={services.migrate_url}", "--", str(ENTRYPOINT), step],
+                cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False, timeout=900,
+            )
+        if result.returncode != 0:
+            tail = "\n    ".join(log.read_text(errors="replace").strip().splitlines()[-8:])
+            raise TopologyError(f"{step} failed (exit {result.returncode}); {log}:\n    {tail}")

@@ -8,6 +8,7 @@ processes as follows:
                                                  change at run time (local/haproxy.py)
     EKS web pool             -> web-1..N         `entrypoint.sh web`, one uvicorn each
     worker pools, beat       -> worker-*, beat   `entrypoint.sh worker <queue>`, `beat`
+    outbox relay             -> relay            `entrypoint.sh relay`
     RDS, ElastiCache         -> primary, replica, pgbouncer, cache, broker (local/dataservices)
     third-party APIs         -> stub             local/stub_upstream
     kube-prometheus-stack    -> prometheus        Debian's prometheus, the kit's rule file
@@ -122,6 +123,8 @@ class Topology:
             return self.base_port + 60 + WORKER_QUEUES.index(name.removeprefix("worker-"))
         if name == "beat":
             return self.base_port + 60 + len(WORKER_QUEUES)
+        if name == "relay":
+            return self.base_port + 61 + len(WORKER_QUEUES)
         return None
 
     @property
@@ -216,6 +219,7 @@ class Topology:
                   for i in range(1, self.web_processes + 1)]
         procs += [Process(f"worker-{q}", 4, None, f"Celery {q} pool") for q in WORKER_QUEUES]
         procs.append(Process("beat", 4, None, "Celery beat"))
+        procs.append(Process("relay", 4, None, "outbox relay"))
         procs.append(Process("flower", 4, self.flower_port, "Flower (basic auth)"))
         procs.append(Process("alb", 5, self.alb_port, "ALB (HAProxy)"))
         procs.append(Process("nginx", 6, self.edge_port, "edge (Cloudflare's cache)"))

@@ -77,8 +77,8 @@ def workload_spec(settings: Settings, stack: str, *, region: str) -> WorkloadSpe
             "UPSTREAM_ADDRESS_URL": work.upstream_address_url,
         },
         database_name=settings.database.name,
-        # The app logs in as the data tier's master user until it has a role of its own.
-        database_user=settings.database.master_username,
+        # The app's pods log in as the app role; only the bootstrap Job uses the master user.
+        database_master_user=settings.database.master_username,
         uploads_bucket=uploads_bucket_name(stack),
         uploads_region=region,
         uploads_max_bytes=settings.uploads.max_bytes,
@@ -113,6 +113,9 @@ def render_secrets() -> SecretValues:
         cache_auth_token=RENDER_SECRET,
         broker_auth_token=RENDER_SECRET,
         django_secret_key=RENDER_SECRET,
+        database_migrate_password=RENDER_SECRET,
+        database_readonly_password=RENDER_SECRET,
+        database_master_password=RENDER_SECRET,
         flower_basic_auth=RENDER_SECRET,
         sentry_dsn=RENDER_SECRET,
     )
@@ -135,6 +138,11 @@ def build_workloads_tier(
     database, cache = data.database, data.cache
     spec = workload_spec(settings, stack, region=region)
     secret_key = random.RandomPassword("django-secret-key", length=64, special=False)
+    # One password per database role; the bootstrap Job creates the roles with them.
+    role_passwords = {
+        role: random.RandomPassword(f"database-{role}-password", length=40, special=False).result
+        for role in ("app", "migrate", "readonly")
+    }
     flower_password = random.RandomPassword("flower-password", length=32, special=False)
     replicas = database.replica_addresses
     return Workloads(
@@ -152,10 +160,13 @@ def build_workloads_tier(
             cache_host=cache.cache_primary_endpoint,
             broker_host=cache.broker_primary_endpoint,
             target_group_arn=compute.load_balancer.target_group_arn,
-            database_password=database.master_password,
+            database_password=role_passwords["app"],
             cache_auth_token=cache.cache_auth_token,
             broker_auth_token=cache.broker_auth_token,
             django_secret_key=secret_key.result,
+            database_migrate_password=role_passwords["migrate"],
+            database_readonly_password=role_passwords["readonly"],
+            database_master_password=database.master_password,
             flower_basic_auth=flower_password.result.apply(lambda p: f"admin:{p}"),
             depends_on=[compute.software],
         ),

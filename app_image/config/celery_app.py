@@ -20,10 +20,11 @@ from celery.exceptions import ImproperlyConfigured
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from config import metrics, queue_age
+from config import deliveries, metrics, queue_age
 from config.metrics_server import metrics_serve
 from config.pgbouncer_metrics import PgBouncerCollector
 from config.queue_metrics import QueueLengthCollector
+from config.settings.celery import celery_transport_options
 from config.worker_health import heartbeat_path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -56,6 +57,16 @@ def task_queue(request: Any) -> str:
     return (getattr(request, "delivery_info", None) or {}).get("routing_key") or "unknown"
 
 
+class TaskDeadLettered(Exception):
+    """The attempt was delivered more often than CELERY_MAX_DELIVERIES (it kills its worker)."""
+
+
+def task_route_queue(name: str) -> str:
+    """The queue a task is routed to by name (task_routes, else the default queue)."""
+    route = settings.CELERY_TASK_ROUTES.get(name) or {}
+    return str(route.get("queue", settings.CELERY_TASK_DEFAULT_QUEUE))
+
+
 class QuintetTask(Task):
     """Base of every task: retries with exponential backoff and jitter, logged failures.
 
@@ -70,12 +81,12 @@ class QuintetTask(Task):
 
     @property
     def retry_backoff_max(self) -> int:  # type: ignore[override]
-        """The cap of any backoff countdown (from settings, so tests may shorten it)."""
-        return int(settings.CELERY_RETRY_BACKOFF_MAX)
+        """The cap of any backoff countdown: its queue's (bounded by its visibility timeout)."""
+        return int(settings.CELERY_RETRY_BACKOFF_MAX[task_route_queue(self.name)])
 
     def retry_after(self, *, seconds: float, exc: BaseException) -> Any:
         """Retry after a provider's Retry-After (capped), counting against max_retries."""
-        countdown = min(max(seconds, 0.0), float(settings.CELERY_RETRY_BACKOFF_MAX))
+        countdown = min(max(seconds, 0.0), float(self.retry_backoff_max))
         return self.retry(exc=exc, countdown=countdown)
 
     def backoff_retry(self, *, exc: BaseException) -> Any:
@@ -84,6 +95,36 @@ class QuintetTask(Task):
             factor=1, retries=self.request.retries, maximum=self.retry_backoff_max,
             full_jitter=True)
         return self.retry(exc=exc, countdown=countdown)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Count this delivery first; past the maximum, dead-letter the task instead of running
+        it (the count is taken before the body, so a body that kills the process is counted)."""
+        request = self.request
+        task_id = request.id
+        if task_id is None or request.is_eager:
+            return super().__call__(*args, **kwargs)
+        try:
+            count = deliveries.delivery_count_increment(task_id=task_id,
+                                                        retries=request.retries)
+        except Exception as exc:
+            log.warning("delivery_count_failed", error=f"{type(exc).__name__}: {exc}")
+            return super().__call__(*args, **kwargs)
+        limit = int(settings.CELERY_MAX_DELIVERIES)
+        if count <= limit:
+            return super().__call__(*args, **kwargs)
+        self._dead_letter(args=list(args), kwargs=dict(kwargs), count=count, limit=limit)
+        return None
+
+    def _dead_letter(self, *, args: list[Any], kwargs: dict[str, Any], count: int,
+                     limit: int) -> None:
+        """Record, log and count the poisoned task, then run its failure path once."""
+        queue = task_route_queue(self.name)
+        deliveries.dead_letter_record(task_id=self.request.id, task_name=self.name,
+                                      queue=queue, args=args, kwargs=kwargs, deliveries=count)
+        metrics.task_dead_lettered(queue=task_queue(self.request), task=self.name)
+        log.error("task_dead_lettered", deliveries=count, max_deliveries=limit)
+        self.on_final_failure(exc=TaskDeadLettered(f"delivered {count} times (max {limit})"),
+                              args=tuple(args), kwargs=kwargs)
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                  einfo: Any) -> None:
@@ -107,11 +148,12 @@ class QuintetTask(Task):
 # ---- configuration checks -------------------------------------------------------------------
 
 
-def celery_limits_check(celery_app: Celery) -> None:
-    """Refuse to start when a task lacks limits or could outlive the visibility timeout."""
+def celery_limits_check(celery_app: Celery,
+                        visibility_timeouts: dict[str, int] | None = None) -> None:
+    """Refuse to start when a task lacks limits or could outlive its queue's visibility timeout
+    (its hard time limit plus its queue's countdown cap)."""
     conf = celery_app.conf
-    visibility = int(conf.broker_transport_options["visibility_timeout"])
-    longest = 0.0
+    timeouts = visibility_timeouts or settings.CELERY_VISIBILITY_TIMEOUTS
     for name, task in celery_app.tasks.items():
         if name.startswith("celery."):
             continue
@@ -120,13 +162,37 @@ def celery_limits_check(celery_app: Celery) -> None:
         if not soft or not hard or soft >= hard:
             raise ImproperlyConfigured(f"task {name} needs a soft limit below its hard limit "
                                        f"(soft={soft}, hard={hard})")
-        longest = max(longest, float(hard))
-    needed = longest + float(settings.CELERY_RETRY_BACKOFF_MAX)
-    if visibility <= needed:
-        raise ImproperlyConfigured(
-            f"broker visibility_timeout={visibility}s must exceed the longest hard time limit "
-            f"plus the longest countdown ({longest:.0f}s + "
-            f"{settings.CELERY_RETRY_BACKOFF_MAX}s), or running tasks are delivered twice")
+        queue = task_route_queue(name)
+        visibility = int(timeouts[queue])
+        countdown = int(settings.CELERY_RETRY_BACKOFF_MAX[queue])
+        if visibility <= float(hard) + countdown:
+            raise ImproperlyConfigured(
+                f"visibility_timeout of queue {queue}={visibility}s must exceed the hard time "
+                f"limit of {name} plus the queue's countdown cap ({hard:.0f}s + {countdown}s), "
+                "or running tasks are delivered twice")
+
+
+def worker_transport_options(queues: list[str]) -> dict[str, Any]:
+    """Transport options of a worker consuming `queues`: the longest visibility timeout among
+    them (never redeliver a live task early), under the unacked keys of that queue's family."""
+    timeouts = settings.CELERY_VISIBILITY_TIMEOUTS
+    unknown = [q for q in queues if q not in timeouts]
+    if unknown:
+        raise ImproperlyConfigured(f"unknown queue(s) {unknown}; known: {sorted(timeouts)}")
+    family = max(queues, key=lambda q: timeouts[q])
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    options.update(celery_transport_options(visibility_timeout=int(timeouts[family]),
+                                            family=family))
+    return options
+
+
+@signals.celeryd_init.connect
+def _worker_family(conf: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
+    # Before the worker opens its broker connection: its queues decide its unacked keys.
+    raw = (options or {}).get("queues") or [settings.CELERY_TASK_DEFAULT_QUEUE]
+    queues = raw.split(",") if isinstance(raw, str) else [str(q) for q in raw]
+    if conf is not None:
+        conf.broker_transport_options = worker_transport_options(queues)
 
 
 @signals.worker_init.connect

@@ -130,6 +130,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "host_list": _host_list,
     "postgres_url": _postgres_url,
     "postgres_url_list": _postgres_url_list,
+    "optional_postgres_url": lambda raw: _postgres_url(raw) if raw else "",
     "redis_url": lambda raw: _url(raw, ("redis", "rediss")),
     "http_url": lambda raw: _url(raw, ("http", "https")),
     "optional_http_url": lambda raw: _url(raw, ("http", "https")) if raw else "",

@@ -76,6 +76,18 @@ BEAT_LAST_TICK = Gauge(
     "celery_beat_last_tick_timestamp_seconds", "Unix time of beat's last scheduler tick.",
     namespace=NAMESPACE, multiprocess_mode="max")
 
+# ---- outbox relay ---------------------------------------------------------------------------
+
+OUTBOX_LAG = Gauge(
+    "outbox_lag_seconds", "Age of the oldest outbox message the relay has not published yet.",
+    namespace=NAMESPACE, multiprocess_mode="max")
+OUTBOX_PUBLISHED = Counter(
+    "outbox_published_total", "Outbox messages the relay published (at least once).",
+    namespace=NAMESPACE)
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "outbox_publish_failures_total", "Relay batches whose publish failed (broker down or hung).",
+    namespace=NAMESPACE)
+
 
 def task_dead_lettered(*, queue: str, task: str) -> None:
     """Count one task given up on (the dead-letter path calls this)."""

@@ -1,4 +1,4 @@
-"""The platform's own data: idempotency records (no business data lives in core)."""
+"""The platform's own tables: idempotency records and the task outbox (no business data)."""
 
 from django.db import models
 
@@ -27,3 +27,34 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.endpoint} {self.key}"
+
+
+class OutboxMessage(models.Model):
+    """A task message owed to the broker, written in the same transaction as the business row.
+
+    The relay (`entrypoint.sh relay`) publishes unsent rows and sets `sent_at`; rows are kept
+    until the nightly cleanup so an operator can see what was published and when.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True)
+    attempts = models.PositiveIntegerField(default=0)
+    """Publish attempts that failed (broker down or hung); the relay keeps trying."""
+
+    class Meta:
+        indexes = [
+            # The relay's scan and the lag query read only unsent rows, oldest first.
+            models.Index(fields=["id"], name="outbox_unsent",
+                         condition=models.Q(sent_at__isnull=True)),
+            models.Index(fields=["created_at"], name="outbox_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{self.args}"
+
+    @property
+    def task_id(self) -> str:
+        """The Celery task id: stable per row, so a republished row is the same task."""
+        return f"outbox-{self.pk}"

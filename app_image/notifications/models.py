@@ -120,12 +120,14 @@ class ReportExport(models.Model):
 
 
 class MaintenanceRun(models.Model):
-    """One nightly job for one day: unique, so a second firing of beat changes nothing."""
+    """One nightly job for one day: unique, and leased, so a second firing changes nothing."""
 
     job = models.CharField(max_length=50)
     day = models.DateField()
     result = models.JSONField(default=dict)
     finished_at = models.DateTimeField(null=True)
+    claimed_until = models.DateTimeField(null=True)
+    """The lease of the firing running it now (None: free); see services._run_claim."""
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "day"], name="maintenance_once")]

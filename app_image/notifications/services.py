@@ -1,4 +1,4 @@
-"""Notification writes: request deliveries (enqueued on commit) and carry them out (in tasks).
+"""Notification writes: request deliveries (through the outbox) and carry them out (in tasks).
 
 Every carry-out is idempotent: rows are keyed by a unique dedupe key, created with
 get_or_create, and moved forward only by conditional updates (`filter(status=...).update`), so
@@ -18,10 +18,11 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from core.outbox import outbox_cleanup, outbox_enqueue, outbox_enqueue_many
 from core.routing import pin_to_primary
 from notifications.models import (
     DeliveryStatus,
@@ -47,12 +48,19 @@ SECRET_BYTES = 32
 ERROR_SECRET = f"a webhook secret is {SECRET_PREFIX} followed by base64 of 24 to 64 bytes"
 
 
-def _enqueue_on_commit(task_path: str, *ids: int) -> None:
-    """Publish after the surrounding transaction commits (never for a rolled-back row)."""
-    from notifications import tasks  # the task module imports this one
+TASK_PREFIX = "notifications.tasks."
 
-    task = getattr(tasks, task_path)
-    transaction.on_commit(lambda: task.delay(*ids))
+
+def _enqueue(task: str, *ids: int) -> None:
+    """Owe the broker `task(*ids)` through the outbox, in the caller's transaction: a
+    rolled-back row sends nothing, a committed one is published by the relay at least once."""
+    outbox_enqueue(task_name=TASK_PREFIX + task, args=list(ids))
+
+
+def _enqueue_many(task: str, ids: list[int]) -> None:
+    """Owe the broker `task(id)` for every id through the outbox, in one INSERT."""
+    if ids:
+        outbox_enqueue_many(task_name=TASK_PREFIX + task, args_list=[[pk] for pk in ids])
 
 
 # ---- email -----------------------------------------------------------------------------------
@@ -67,7 +75,7 @@ def welcome_email_request(*, user_id: int, email: str, display_name: str) -> Ema
                       "body": f"Hello {display_name}, your account is ready."},
         )
         if created:
-            _enqueue_on_commit("email_send", delivery.pk)
+            _enqueue("email_send", delivery.pk)
     return delivery
 
 
@@ -118,8 +126,7 @@ def webhook_event_publish(*, event: str, event_id: str, payload: dict[str, Any])
             created = [d for d, new in (WebhookDelivery.objects.get_or_create(
                 dedupe_key=row.dedupe_key, defaults={"endpoint": row.endpoint, "event": event,
                                                      "payload": payload}) for row in rows) if new]
-        for delivery in created:
-            _enqueue_on_commit("webhook_deliver", delivery.pk)
+        _enqueue_many("webhook_deliver", [delivery.pk for delivery in created])
     return len(created)
 
 
@@ -234,7 +241,7 @@ def report_export_request(*, kind: str) -> ReportExport:
         raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(REPORT_KINDS)}")
     with transaction.atomic():
         export = ReportExport.objects.create(kind=kind)
-        _enqueue_on_commit("report_export_run", export.pk)
+        _enqueue("report_export_run", export.pk)
     return export
 
 
@@ -272,67 +279,95 @@ def report_export_fail(*, export_id: int, error: str) -> None:
 # ---- nightly maintenance ---------------------------------------------------------------------
 
 
-def _run_once(job: str, day: date) -> MaintenanceRun | None:
-    """The (job, day) run to do now, or None if it already finished.
+def _run_claim(job: str, day: date) -> MaintenanceRun | None:
+    """Claim the (job, day) run for this firing, or None if it is finished or held by another.
 
-    The unique (job, day) row makes a second firing a no-op; a run interrupted before it
-    finished (worker killed) is done again on redelivery, which both jobs tolerate.
+    A lease, not a check: the conditional UPDATE lets exactly one concurrent firing take an
+    unfinished run whose lease is free or expired. The lease lasts the low queue's hard time
+    limit, so a run whose worker was killed is claimed again by the redelivered task (which
+    comes back only after the visibility timeout, longer than that limit).
     """
     try:
         with transaction.atomic():
-            run, _ = MaintenanceRun.objects.get_or_create(job=job, day=day)
-    except IntegrityError:  # created concurrently by a twin firing
-        with pin_to_primary():
-            run = MaintenanceRun.objects.get(job=job, day=day)
-    return None if run.finished_at is not None else run
+            MaintenanceRun.objects.get_or_create(job=job, day=day)
+    except IntegrityError:  # created concurrently by a twin firing: it exists now
+        pass
+    now = timezone.now()
+    lease = timedelta(seconds=settings.CELERY_TIME_LIMITS["low"][1])
+    claimed = (MaintenanceRun.objects.filter(job=job, day=day, finished_at=None)
+               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+               .update(claimed_until=now + lease))
+    if not claimed:
+        log.info("maintenance_skipped", job=job, day=str(day))
+        return None
+    with pin_to_primary():
+        return MaintenanceRun.objects.get(job=job, day=day)
+
+
+def _run_finish(run: MaintenanceRun, result: dict[str, int]) -> None:
+    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(
+        result=result, finished_at=timezone.now(), claimed_until=None)
+
+
+def _run_release(run: MaintenanceRun) -> None:
+    """Give the lease back after a failure, so the task's retry may claim the run at once."""
+    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(claimed_until=None)
 
 
 def maintenance_reconcile(*, day: date) -> dict[str, int] | None:
-    """Re-enqueue deliveries whose message was lost (pending too long); once per day.
+    """Re-enqueue deliveries still pending long after creation; once per day.
 
-    Publishing on commit is not atomic with the commit: a process that dies in between leaves a
-    pending row and no message. This sweep finds those rows (tasks are idempotent, so a row
-    whose message is merely slow is harmless to enqueue again).
+    The outbox makes a committed delivery's message durable up to the broker; this sweep is the
+    net for a message lost after that (a broker that lost its data). Tasks are idempotent, so a
+    row whose message is merely slow is harmless to enqueue again.
     """
-    run = _run_once("reconcile", day)
+    run = _run_claim("reconcile", day)
     if run is None:
         return None
-    from notifications import tasks
-
-    cutoff = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_RECONCILE_AFTER_SECONDS)
-    emails = list(EmailDelivery.objects.filter(status=DeliveryStatus.PENDING,
-                                               created_at__lt=cutoff).values_list("pk", flat=True))
-    hooks = list(WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING,
-                                                created_at__lt=cutoff).values_list("pk", flat=True))
-    for pk in emails:
-        tasks.email_send.delay(pk)
-    for pk in hooks:
-        tasks.webhook_deliver.delay(pk)
+    try:
+        cutoff = timezone.now() - timedelta(
+            seconds=settings.NOTIFICATIONS_RECONCILE_AFTER_SECONDS)
+        with transaction.atomic():
+            emails = list(EmailDelivery.objects.filter(
+                status=DeliveryStatus.PENDING, created_at__lt=cutoff).values_list("pk", flat=True))
+            hooks = list(WebhookDelivery.objects.filter(
+                status=DeliveryStatus.PENDING, created_at__lt=cutoff).values_list("pk", flat=True))
+            for pk in emails:
+                _enqueue("email_send", pk)
+            for pk in hooks:
+                _enqueue("webhook_deliver", pk)
+    except BaseException:
+        _run_release(run)
+        raise
     result = {"emails_requeued": len(emails), "webhooks_requeued": len(hooks)}
-    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(
-        result=result, finished_at=timezone.now())
+    _run_finish(run, result)
     log.info("maintenance_reconciled", **result)
     return result
 
 
 def maintenance_cleanup(*, day: date) -> dict[str, int] | None:
     """Delete finished records older than the retention; once per day."""
-    run = _run_once("cleanup", day)
+    run = _run_claim("cleanup", day)
     if run is None:
         return None
-    cutoff = timezone.now() - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
-    finished = [DeliveryStatus.SENT, DeliveryStatus.FAILED]
-    result = {
-        "emails": EmailDelivery.objects.filter(status__in=finished,
-                                               created_at__lt=cutoff).delete()[0],
-        "webhooks": WebhookDelivery.objects.filter(status__in=finished,
+    try:
+        cutoff = timezone.now() - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
+        finished = [DeliveryStatus.SENT, DeliveryStatus.FAILED]
+        result = {
+            "emails": EmailDelivery.objects.filter(status__in=finished,
                                                    created_at__lt=cutoff).delete()[0],
-        "outbox": LocalOutboxMessage.objects.filter(created_at__lt=cutoff).delete()[0],
-        "exports": ReportExport.objects.filter(
-            status__in=[ExportStatus.DONE, ExportStatus.FAILED], created_at__lt=cutoff
-        ).delete()[0],
-    }
-    MaintenanceRun.objects.filter(pk=run.pk, finished_at=None).update(
-        result=result, finished_at=timezone.now())
+            "webhooks": WebhookDelivery.objects.filter(status__in=finished,
+                                                       created_at__lt=cutoff).delete()[0],
+            "outbox": LocalOutboxMessage.objects.filter(created_at__lt=cutoff).delete()[0],
+            "exports": ReportExport.objects.filter(
+                status__in=[ExportStatus.DONE, ExportStatus.FAILED], created_at__lt=cutoff
+            ).delete()[0],
+            "task_outbox": outbox_cleanup(
+                older_than=timedelta(days=settings.OUTBOX_RETENTION_DAYS)),
+        }
+    except BaseException:
+        _run_release(run)
+        raise
+    _run_finish(run, result)
     log.info("maintenance_cleaned", **result)
     return result

@@ -129,10 +129,22 @@ def run_entrypoint(
                           timeout=timeout, check=False)
 
 
+def admin_env(app_env: dict[str, str], dataservices: DataServices) -> dict[str, str]:
+    """The environment of `bootstrap` and `migrate`: the app's plus the master and migrations
+    roles' URLs (which the app's own processes never get)."""
+    return {**app_env, "DATABASE_MASTER_URL": dataservices.master_url,
+            "DATABASE_MIGRATE_URL": dataservices.migrate_url}
+
+
 @pytest.fixture(scope="session")
-def migrated(app_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Apply migrations through the entrypoint and collect static files (as the image does)."""
-    result = run_entrypoint(["migrate"], app_env)
+def migrated(app_env: dict[str, str],
+             dataservices: DataServices) -> subprocess.CompletedProcess[str]:
+    """Create the roles, apply migrations as the migrations role and collect static files
+    (as the bootstrap Job, the migrate Job and the image do)."""
+    # Ceilings, not waits: on two busy cores the whole migration history takes over a minute.
+    bootstrap = run_entrypoint(["bootstrap"], admin_env(app_env, dataservices), timeout=300)
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    result = run_entrypoint(["migrate"], admin_env(app_env, dataservices), timeout=300)
     assert result.returncode == 0, result.stderr
     static = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
                             cwd=APP_DIR, env=app_env, capture_output=True, text=True, check=False)

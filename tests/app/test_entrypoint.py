@@ -19,13 +19,14 @@ from tests.app.conftest import (
     ENTRYPOINT,
     ROOT,
     VENV_BIN,
+    admin_env,
     run_entrypoint,
     start_web,
     stop_web,
 )
 
 pytestmark = pytest.mark.services
-PROCESS_TYPES = ["web", "worker", "beat", "flower", "migrate", "check"]
+PROCESS_TYPES = ["web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check"]
 
 
 def test_entrypoint_names_exactly_the_process_types() -> None:
@@ -59,12 +60,19 @@ def test_check_deploy_is_clean_with_production_settings(app_env: dict[str, str])
     assert "no issues" in result.stdout
 
 
-def test_migrate_sets_the_role_statement_timeout(
+def test_migrate_refuses_to_run_without_the_migrations_role(app_env: dict[str, str]) -> None:
+    # As the app role a schema change fails on "must be owner": say what is missing instead.
+    result = run_entrypoint(["migrate"], {**app_env, "DATABASE_MIGRATE_URL": ""})
+    assert result.returncode == 2
+    assert "migrate needs DATABASE_MIGRATE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_bootstrap_sets_the_app_roles_statement_timeout_and_migrate_keeps_it(
     migrated: subprocess.CompletedProcess[str], app_env: dict[str, str],
     dataservices: DataServices,
 ) -> None:
-    assert "Applying core.0001_statement_timeout... OK" in migrated.stdout
-    again = run_entrypoint(["migrate"], app_env)
+    again = run_entrypoint(["migrate"], admin_env(app_env, dataservices))
     assert again.returncode == 0 and "No migrations to apply" in again.stdout
     # A fresh server session of the app role carries the timeout (primary and replica).
     for url in (dataservices.direct_primary_url, dataservices.direct_replica_url):

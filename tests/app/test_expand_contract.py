@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from local.dataservices import DataServiceError, DataServices, free_port
-from tests.app.conftest import APP_DIR, start_web, stop_web
+from tests.app.conftest import APP_DIR, admin_env, run_entrypoint, start_web, stop_web
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 ARTICLES = 400
@@ -45,12 +45,14 @@ def own_services() -> Iterator[DataServices]:
 @pytest.fixture(scope="module")
 def own_env(app_env: dict[str, str], own_services: DataServices,
             migrated: object) -> dict[str, str]:
-    """The app's environment pointed at this module's services, migrated and seeded (the
-    shared ``migrated`` fixture also collects the static files the pages need)."""
+    """The app's environment pointed at this module's services, with the roles bootstrapped,
+    migrated as the migrations role and seeded (as the bootstrap and migrate Jobs do; the shared
+    ``migrated`` fixture also collects the static files the pages need)."""
     env = {**app_env, **own_services.urls()}
-    done = subprocess.run([str(APP_DIR / "entrypoint.sh"), "migrate"], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
+    admin = admin_env(env, own_services)
+    for step in ("bootstrap", "migrate"):  # the roles, then the schema as its owner
+        done = run_entrypoint([step], admin, timeout=300)
+        assert done.returncode == 0, f"{step}: {done.stderr}"
     own_services.psql("primary", textwrap.dedent(f"""
         INSERT INTO content_section (slug, name) VALUES ('news', 'News');
         INSERT INTO content_article (section_id, slug, title, body, published_at)
@@ -123,9 +125,12 @@ class Traffic:
         self._thread.join(30)
 
 
-def _migrate(release: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(release / "entrypoint.sh"), "migrate"], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+def _migrate(release: Path, env: dict[str, str],
+             services: DataServices) -> subprocess.CompletedProcess[str]:
+    """``entrypoint.sh migrate`` of ``release``, as the migrate Job runs it (migrations role)."""
+    return subprocess.run([str(release / "entrypoint.sh"), "migrate"],
+                          env=admin_env(env, services), capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 def _columns(services: DataServices) -> set[str]:
@@ -142,7 +147,7 @@ def test_expand_then_contract_under_the_running_release(own_services, own_env, t
                                           '                  models.TextField(null=True))']))
         with Traffic(web.url) as traffic:
             traffic.wait_for(50)
-            applied = _migrate(expand, own_env)
+            applied = _migrate(expand, own_env, own_services)
             assert applied.returncode == 0, applied.stderr
             traffic.wait_for(200)
         assert "subtitle" in _columns(own_services)
@@ -155,7 +160,7 @@ def test_expand_then_contract_under_the_running_release(own_services, own_env, t
                                  '"body")', extra="contract_step = True", base=expand)
         with Traffic(web.url) as traffic:
             traffic.wait_for(20)
-            applied = _migrate(contract, own_env)
+            applied = _migrate(contract, own_env, own_services)
             assert applied.returncode == 0, applied.stderr
             traffic.wait_for(100)
         assert "body" not in _columns(own_services)
@@ -170,8 +175,9 @@ def test_migrate_retries_when_a_lock_is_not_granted_in_time(own_services, own_en
 
     release = _release_with(tmp_path, "retry", 'migrations.AddField("article", "teaser", '
                             'models.TextField(null=True))')
-    # Direct to the primary with a short lock_timeout, as the migrations role runs.
-    env = {**own_env, "DATABASE_URL": own_services.direct_primary_url,
+    # As the migrations role, direct to the primary so a session option can shorten the role's
+    # lock_timeout (10 s, set by the bootstrap) for the test; PgBouncer would refuse it.
+    env = {**own_env, "DATABASE_URL": own_services.direct_migrate_url,
            "PGOPTIONS": "-c lock_timeout=200ms"}
     holder = psycopg.connect(own_services.direct_primary_url, autocommit=False)
     try:
@@ -202,7 +208,7 @@ def test_a_lock_timeout_is_not_mistaken_for_success_or_retried_forever(own_servi
 
     release = _release_with(tmp_path, "stuck", 'migrations.AddField("article", "stuck", '
                             'models.TextField(null=True))')
-    env = {**own_env, "DATABASE_URL": own_services.direct_primary_url,
+    env = {**own_env, "DATABASE_URL": own_services.direct_migrate_url,
            "PGOPTIONS": "-c lock_timeout=100ms"}
     with psycopg.connect(own_services.direct_primary_url, autocommit=False) as holder:
         holder.execute("SELECT count(*) FROM content_article")
@@ -233,6 +239,6 @@ def test_a_concurrent_index_left_invalid_by_a_failed_build_is_rebuilt(own_servic
     migration = next((release / "content" / "migrations").glob("09*_index.py"))
     migration.write_text("from core.migration_ops import AddIndexConcurrentlySafely\n"
                          + migration.read_text())
-    applied = _migrate(release, own_env)
+    applied = _migrate(release, own_env, own_services)
     assert applied.returncode == 0, applied.stderr
     assert own_services.psql("primary", valid) == "t"

@@ -24,11 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis
 
-from local.dataservices import DataServices
+from local.dataservices import DataServices, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app_image"
@@ -36,6 +37,9 @@ ENTRYPOINT = APP_DIR / "entrypoint.sh"
 VENV_BIN = Path(sys.executable).parent
 SECRET_KEY = "test-only-" + "c3l" * 20
 QUEUES = ("priority", "default", "low")
+UNACKED_KEYS = tuple(f"{key}{family}" for key in ("unacked", "unacked_index", "unacked_mutex")
+                     for family in ("", *(f":{q}" for q in QUEUES)))
+"""kombu's unacked stores: each queue family has its own (config/settings/celery.py)."""
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
@@ -105,6 +109,17 @@ class Stack:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
+    def principal_token(self, *, role: str, username: str) -> str:
+        """The API token of a new account with `role` (editor or customer), made the way an
+        operator makes one: `manage.py principal_create`."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "principal_create", "--username", username,
+             "--role", role], cwd=APP_DIR, capture_output=True, text=True,
+            env={**self.env, "PYTHONPATH": f"{APP_DIR}{os.pathsep}{ROOT}"},
+            timeout=120, check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip().splitlines()[-1]
+
     def drive(self, **command: Any) -> dict[str, Any]:
         """Run a driver command in a real Django process and return its answer."""
         result = subprocess.run(
@@ -118,7 +133,10 @@ class Stack:
         """Start `entrypoint.sh worker <queues>` and wait until its consumer is connected."""
         tmp_dir = Path(tempfile.mkdtemp(prefix=f"w-{queues}-", dir=self.work_dir))
         log_path = tmp_dir / "worker.log"
-        env = {**self.env, "TMPDIR": str(tmp_dir), "METRICS_PORT": str(metrics_port)}
+        # Its pool's PgBouncer database, with the queue's statement_timeout (as in make up).
+        database = self.services.worker_database_url(queues.split(",")[0])
+        env = {**self.env, "TMPDIR": str(tmp_dir), "METRICS_PORT": str(metrics_port),
+               "DATABASE_URL": database}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [str(ENTRYPOINT), "worker", queues], env=env,
@@ -134,8 +152,49 @@ class Stack:
                                      f"{worker.log_text()[-3000:]}")
             return heartbeat.exists() and len(worker.children()) > 0
 
-        wait_for(ready, 30, f"worker {queues} to connect")
+        wait_for(ready, 90, f"worker {queues} to connect")
         return worker
+
+    def start_relay(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start `entrypoint.sh relay` (the outbox relay) and wait for its first loop."""
+        tmp = tmp_dir or Path(tempfile.mkdtemp(prefix="relay-", dir=self.work_dir))
+        log = open(self.work_dir / "relay.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen([str(ENTRYPOINT), "relay"], env={**self.env, "TMPDIR": str(tmp)},
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        log.close()
+        self.started.append(process)
+
+        def looping() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"relay exited {process.returncode}")
+            return (tmp / "quintet-worker-heartbeat").exists()
+
+        wait_for(looping, 90, "the relay's first loop")
+        return process
+
+    def start_web(self) -> str:
+        """Start `entrypoint.sh web` on a free port; return its URL once /livez answers."""
+        port = free_port()
+        log = open(self.work_dir / f"web-{port}.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [str(ENTRYPOINT), "web"], stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"},
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.started.append(process)
+        url = f"http://127.0.0.1:{port}"
+
+        def live() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"web exited {process.returncode}")
+            try:
+                return httpx.get(f"{url}/livez", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(live, 90, "the web process to answer /livez", 0.1)
+        return url
 
     def start_beat(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
         """Start `entrypoint.sh beat` (with its heartbeat under ``tmp_dir`` when given)."""
@@ -156,10 +215,20 @@ class Stack:
                 process.wait(timeout)
         with_group_killed(process)
 
-    def purge(self) -> None:
-        """Empty the three queues and the unacked store (between tests)."""
+    def state(self) -> dict[str, Any]:
+        """What a timed-out wait should report: queue lengths, unacked stores, unsent outbox."""
         client = self.broker()
-        client.delete(*QUEUES, "unacked", "unacked_index", "unacked_mutex")
+        return {"queues": {q: client.llen(q) for q in QUEUES},
+                "unacked": {k: client.hlen(k) for k in UNACKED_KEYS if k.startswith("unacked:")
+                            or k == "unacked"},
+                "outbox_unsent": self.sql("SELECT count(*) FROM core_outboxmessage "
+                                          "WHERE sent_at IS NULL")[0][0],
+                "relay_log": (self.work_dir / "relay.log").read_text(errors="replace")[-1500:]}
+
+    def purge(self) -> None:
+        """Empty the three queues and the unacked stores (between tests)."""
+        client = self.broker()
+        client.delete(*QUEUES, *UNACKED_KEYS)
 
 
 def with_group_killed(process: subprocess.Popen[bytes]) -> None:
@@ -195,9 +264,13 @@ def stack() -> Iterator[Stack]:
     stack = Stack(services, env, work_dir)
     try:
         services.start()
-        migrate = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True,
-                                 text=True, timeout=120, check=False)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        admin = {**env, "DATABASE_MASTER_URL": services.master_url,
+                 "DATABASE_MIGRATE_URL": services.migrate_url}
+        for step in ("bootstrap", "migrate"):  # the roles, then the schema as its owner
+            done = subprocess.run([str(ENTRYPOINT), step], env=admin, capture_output=True,
+                                  text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stderr[-3000:]
+        stack.start_relay()  # every test's tasks are published through the outbox
         yield stack
     finally:
         for process in stack.started:

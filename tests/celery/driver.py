@@ -1,5 +1,6 @@
 """Runs app services in a real Django process for the tests: `python -m tests.celery.driver
-'<json command>'` prints one JSON answer. Publishing happens as in the web process (on commit).
+'<json command>'` prints one JSON answer. Publishing happens as in the web process (through the
+outbox, published by the relay the fixtures run).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ class Rollback(Exception):
     """Raised to roll the sign-up's transaction back."""
 
 
-def _priority_length() -> int:
-    from config.celery_app import app
+def _email_messages() -> int:
+    from core.models import OutboxMessage
+    from core.routing import pin_to_primary
 
-    with app.connection_for_write() as connection:
-        return int(connection.default_channel.client.llen("priority"))
+    with pin_to_primary():  # the replica may not have the row yet
+        return OutboxMessage.objects.filter(task_name="notifications.tasks.email_send").count()
 
 
 def run(command: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
 
     action = command["action"]
     if action == "signup":
-        before = _priority_length()
+        before = _email_messages()
         user_id = None
         try:
             with transaction.atomic():
@@ -39,8 +41,7 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
                     raise Rollback
         except Rollback:
             pass
-        return {"user_id": user_id, "priority_before": before, "priority_after":
-                _priority_length()}
+        return {"user_id": user_id, "outbox_before": before, "outbox_after": _email_messages()}
     if action == "backlog":
         export = services.report_export_request(kind="email_deliveries")
         with tasks.app.producer_or_acquire() as producer:
@@ -66,6 +67,17 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
         first = services.maintenance_reconcile(day=day)
         second = services.maintenance_reconcile(day=day)
         return {"first": first, "second": second}
+    if action == "reconcile":  # one firing (tests run two of these at once)
+        from datetime import date
+
+        return {"result": services.maintenance_reconcile(day=date.fromisoformat(command["day"]))}
+    if action == "endpoint":  # an active subscriber of every event until the test disables it
+        return {"endpoint_id": services.webhook_endpoint_create(url=command["url"]).pk}
+    if action == "long_low":
+        from tests.celery.tasks import long_low
+
+        long_low.delay(command["tag"], command["seconds"])
+        return {}
     if action == "config":
         return _config()
     raise SystemExit(f"unknown action {action!r}")
@@ -74,7 +86,7 @@ def run(command: dict[str, Any]) -> dict[str, Any]:
 def _config() -> dict[str, Any]:
     """The Celery configuration as the workers see it, and the start-up check's verdict."""
     from celery.exceptions import ImproperlyConfigured
-    from config.celery_app import app, celery_limits_check
+    from config.celery_app import app, celery_limits_check, worker_transport_options
 
     app.loader.import_default_modules()
     conf = app.conf
@@ -83,9 +95,8 @@ def _config() -> dict[str, Any]:
                     "max_retries": task.max_retries}
              for name, task in app.tasks.items() if not name.startswith("celery.")}
     celery_limits_check(app)
-    conf.broker_transport_options = {**conf.broker_transport_options, "visibility_timeout": 5}
     try:
-        celery_limits_check(app)
+        celery_limits_check(app, {"priority": 5, "default": 5, "low": 5})
         refused = ""
     except ImproperlyConfigured as exc:
         refused = str(exc)
@@ -94,7 +105,13 @@ def _config() -> dict[str, Any]:
             "reject_on_worker_lost": conf.task_reject_on_worker_lost,
             "prefetch": conf.worker_prefetch_multiplier, "result_backend": conf.result_backend,
             "ignore_result": conf.task_ignore_result, "tasks": tasks,
-            "refused_short_visibility": refused}
+            "refused_short_visibility": refused,
+            "worker_options": {q: worker_transport_options([q]) for q in conf_queues(conf)}}
+
+
+def conf_queues(conf: Any) -> list[str]:
+    """The configured queue names."""
+    return [q.name for q in conf.task_queues]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
     fail-*       always raises ProviderError (retries until the maximum)
     ratelimit-*  the first call is rate limited (Retry-After RATE_LIMIT_SECONDS), then sends
     stuck-*      ignores the soft time limit and never returns (the hard limit must kill it)
+    poison-*     SIGKILLs its own process (a task that OOM-kills its worker child, every time)
     anything else sends at once
 
 Each call is counted in the broker Redis (`fake:calls:<recipient>`, a list of "pid time"), so a
@@ -13,6 +14,7 @@ test can see how many attempts ran, where and when.
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import redis
@@ -40,6 +42,8 @@ class ScriptedEmailProvider:
             raise ProviderError("provider unavailable (scripted)")
         elif behaviour == "ratelimit" and calls == 1:
             raise ProviderRateLimited(RATE_LIMIT_SECONDS)
+        elif behaviour == "poison":
+            os.kill(os.getpid(), signal.SIGKILL)
         elif behaviour == "stuck":
             while True:
                 try:

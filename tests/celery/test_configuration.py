@@ -13,6 +13,7 @@ ROUTES = {
     "notifications.tasks.report_export_run": "low",
     "notifications.tasks.maintenance_reconcile": "low",
     "notifications.tasks.maintenance_cleanup": "low",
+    "tests.celery.tasks.long_low": "low",  # a test-only task (tests.celery.settings)
     "core.tasks.idempotency_records_purge": "low",
     "uploads.tasks.upload_cleanup": "low",
 }
@@ -32,4 +33,17 @@ def test_queues_routes_and_delivery_rules(stack: Stack) -> None:
 
 def test_a_visibility_timeout_shorter_than_a_task_is_refused(stack: Stack) -> None:
     refused = stack.drive(action="config")["refused_short_visibility"]
-    assert "visibility_timeout=5s must exceed" in refused
+    assert "visibility_timeout of queue" in refused and "=5s must exceed" in refused
+
+
+def test_each_queue_family_keeps_its_unacked_messages_under_its_own_keys(stack: Stack) -> None:
+    options = stack.drive(action="config")["worker_options"]
+    keys = {q: (o["unacked_key"], o["unacked_index_key"], o["unacked_mutex_key"])
+            for q, o in options.items()}
+    assert len(set(keys.values())) == 3, keys  # no queue sweeps another's reserved messages
+    timeouts = {q: o["visibility_timeout"] for q, o in options.items()}
+    assert max(timeouts["priority"], timeouts["default"]) < timeouts["low"], timeouts
+    # A worker killed mid-sweep leaves the sweep's mutex behind: it must expire well inside the
+    # visibility timeout (kombu's default, 300 s, exceeds the priority queue's).
+    for queue, o in options.items():
+        assert o.get("unacked_mutex_expire", 300) < o["visibility_timeout"], queue

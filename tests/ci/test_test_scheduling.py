@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,10 @@ def test_one_directory_runs_on_one_worker_under_xdist() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "-v", "-p", "no:cacheprovider",
          "tests/app/test_boundaries.py", "tests/app/test_environment.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        # A fresh pytest: an earlier tests/app fixture of this worker set Django's settings
+        # module in os.environ, and pytest-django in the child then looks for a project here.
+        env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")})
     assert run.returncode == 0, run.stdout[-3000:]
     workers = {line.split()[0] for line in run.stdout.splitlines()
                if line.startswith("[gw") and "PASSED" in line}

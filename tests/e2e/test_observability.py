@@ -44,7 +44,7 @@ def test_prometheus_scrapes_every_app_process_and_loads_the_rules(
     active = wait_for(targets_up, "every scrape target to be up")
     jobs = sorted(t["labels"]["job"] for t in active)
     web = running.topology.web_processes
-    assert jobs == sorted(["beat", "prometheus", *["web"] * web, *["workers"] * 3])
+    assert jobs == sorted(["beat", "prometheus", "relay", *["web"] * web, *["workers"] * 3])
     groups = httpx.get(f"{url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     loaded = {rule["name"] for group in groups for rule in group["rules"]}
     assert loaded == {rule["alert"] for rule in alert_rules()}

@@ -2,7 +2,9 @@
 
 wrk (Debian's package) drives the edge and the origin for the whole rollout and counts every
 non-2xx answer and every socket error; a stream of email tasks on all three queues runs through
-the worker restarts, and each task must take effect exactly once.
+the worker restarts, another through the transactional outbox (the row and its message in one
+transaction, as the services write them) runs through the relay's restart, and each task must
+take effect exactly once.
 """
 
 from __future__ import annotations
@@ -78,25 +80,41 @@ class TaskStream:
         self.client = _celery(running)
         self.interval = interval
         self.ids: list[int] = []
+        """Deliveries published straight to a queue."""
+        self.outboxed: list[int] = []
+        """Deliveries whose message went through the outbox and the relay."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _new_delivery(self, n: int) -> int:
+    def _new_delivery(self, key: str) -> int:
         services = self.running.topology.dataservices()
         out = services.psql("primary", (
             "INSERT INTO notifications_emaildelivery (dedupe_key, recipient, subject, body, "
             "status, provider_message_id, last_error, created_at) VALUES "
-            f"('{self.marker}-{n}', '{self.marker}-{n}@example.com', 'hello', 'hi', "
-            "'pending', '', '', now()) RETURNING id"))
+            f"('{key}', '{key}@example.com', 'hello', 'hi', 'pending', '', '', now()) "
+            "RETURNING id"))
+        return int(out.splitlines()[0])
+
+    def _new_outboxed_delivery(self, key: str) -> int:
+        # One statement, one transaction: the delivery and the message the relay publishes.
+        services = self.running.topology.dataservices()
+        out = services.psql("primary", (
+            "WITH d AS (INSERT INTO notifications_emaildelivery (dedupe_key, recipient, subject, "
+            "body, status, provider_message_id, last_error, created_at) VALUES "
+            f"('{key}', '{key}@example.com', 'hello', 'hi', 'pending', '', '', now()) "
+            "RETURNING id) INSERT INTO core_outboxmessage (task_name, args, created_at, attempts) "
+            "SELECT 'notifications.tasks.email_send', jsonb_build_array(id), now(), 0 FROM d "
+            "RETURNING (args->>0)::int"))
         return int(out.splitlines()[0])
 
     def _run(self) -> None:
         n = 0
         while not self._stop.is_set():
-            delivery = self._new_delivery(n)
+            delivery = self._new_delivery(f"{self.marker}-{n}")
             queue = WORKER_QUEUES[n % len(WORKER_QUEUES)]
             self.client.send_task("notifications.tasks.email_send", args=[delivery], queue=queue)
             self.ids.append(delivery)
+            self.outboxed.append(self._new_outboxed_delivery(f"{self.marker}-o{n}"))
             n += 1
             self._stop.wait(self.interval)
 
@@ -105,9 +123,10 @@ class TaskStream:
         return self
 
     def stop(self) -> list[int]:
+        """Stop enqueueing; return every delivery of the run (both paths)."""
         self._stop.set()
         self._thread.join(30)
-        return self.ids
+        return [*self.ids, *self.outboxed]
 
 
 def _sent_and_effects(running: RunningTopology, ids: list[int], marker: str) -> tuple[int, int]:
@@ -144,12 +163,13 @@ def test_rollout_under_load_fails_no_request_and_loses_no_task(running: RunningT
         assert counts["non2xx"] == 0, counts["text"]
         assert counts["socket_errors"] == 0, counts["text"]
     assert "web-1" in rolled.stdout and "worker-low" in rolled.stdout
+    assert "relay" in rolled.stdout
     deadline = time.monotonic() + 300
     sent, effects = _sent_and_effects(running, ids, stream.marker)
     while sent < len(ids) and time.monotonic() < deadline:
         time.sleep(0.5)
         sent, effects = _sent_and_effects(running, ids, stream.marker)
-    print(f"tasks: {len(ids)} enqueued across the worker restarts, {sent} sent, "
-          f"{effects} effects")
+    print(f"tasks: {len(ids)} enqueued across the worker and relay restarts "
+          f"({len(stream.outboxed)} through the outbox), {sent} sent, {effects} effects")
     assert sent == len(ids)
     assert effects == len(ids)

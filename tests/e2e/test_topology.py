@@ -52,7 +52,7 @@ def test_every_process_is_up_and_healthy(running: RunningTopology) -> None:
     unhealthy = [p["name"] for p in status["processes"] if not p["healthy"]]
     assert status["running"] and not unhealthy, f"unhealthy: {unhealthy}"
     names = {p["name"] for p in status["processes"]}
-    assert {"primary", "replica", "pgbouncer", "cache", "broker", "nginx", "beat", "stub",
+    assert {"primary", "replica", "pgbouncer", "cache", "broker", "nginx", "beat", "relay", "stub",
             "worker-default", "worker-priority", "worker-low", "web-1", "web-2"} <= names
 
 
@@ -64,7 +64,7 @@ def test_second_up_says_it_is_running_and_where(running: RunningTopology) -> Non
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("name", ["web-1", "worker-priority", "beat"])
+@pytest.mark.parametrize("name", ["web-1", "worker-priority", "beat", "relay"])
 def test_app_processes_get_exactly_the_contract(running: RunningTopology, name: str) -> None:
     contract = json.loads(CONTRACT.read_text())
     env = _environ(running.pid(name))

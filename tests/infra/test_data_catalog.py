@@ -27,8 +27,8 @@ def test_budget_is_web_pools_plus_workers_plus_singletons_headroom_and_reserved(
     assert budget.web == 300
     assert budget.workers == 60
     assert budget.by_worker_group == {"default": 48, "low": 12}
-    assert budget.app == 300 + 60 + 2
-    assert budget.max_connections == 362 + 20 + 3
+    assert budget.app == 300 + 60 + 3  # beat, the outbox relay, migrate
+    assert budget.max_connections == 363 + 20 + 3
 
 
 def test_budget_refuses_negative_sizes():

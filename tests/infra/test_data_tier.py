@@ -151,7 +151,7 @@ def test_max_connections_follows_web_and_worker_settings(run_with):
     base = settings_of("dev")
     workers = sum(q.max_replicas * q.concurrency for q in base.workloads.queues.values())
     # 7 web pods x 5 + workers + beat and migrate (2) + headroom + reserved (3)
-    assert value == str(35 + workers + 2 + base.database.connection_headroom + 3)
+    assert value == str(35 + workers + 3 + base.database.connection_headroom + 3)
 
 
 # ---- network reach ---------------------------------------------------------------------------

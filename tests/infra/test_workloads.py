@@ -11,7 +11,7 @@ import pytest
 
 from components.workloads import Workloads, WorkloadsArgs
 from k8s.build import build_objects
-from offline.mocks import ProgramRun, mask_secrets, run_program
+from offline.mocks import ProgramRun, mask_secrets, run_program, unwrap_secrets
 from offline.stack_files import read_stack_config
 from stacks.image import OFFLINE_IMAGE_TAG
 from stacks.settings import load_settings
@@ -21,6 +21,8 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 SECRET = "kubernetes:core/v1:Secret"
 PASSWORD = "db-password-never-plain"
+MASTER_PASSWORD = "master-password-bootstrap-only"
+MIGRATE_PASSWORD = "migrate-password-jobs-only"
 
 
 @functools.cache
@@ -47,6 +49,9 @@ def workloads_run(stack: str) -> ProgramRun:
                 cache_auth_token=pulumi.Output.secret("cache-token"),
                 broker_auth_token=pulumi.Output.secret("broker-token"),
                 django_secret_key=pulumi.Output.secret("k" * 60),
+                database_migrate_password=pulumi.Output.secret(MIGRATE_PASSWORD),
+                database_readonly_password=pulumi.Output.secret("readonly-password"),
+                database_master_password=pulumi.Output.secret(MASTER_PASSWORD),
             ),
         )
 
@@ -77,9 +82,9 @@ def test_every_builder_object_is_a_resource_on_the_provider(stack: str) -> None:
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_deployments_depend_on_the_migrations_job(stack: str) -> None:
     run = workloads_run(stack)
-    (job,) = run.of_type(JOB)
+    job = run.named("workloads-job-migrate")
     deployments = run.of_type(DEPLOYMENT)
-    assert len(deployments) == 6  # web, three queues, beat, flower
+    assert len(deployments) == 7  # web, three queues, beat, the outbox relay, flower
     for deployment in deployments:
         assert job.urn in deployment.dependencies, deployment.urn
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
@@ -97,7 +102,7 @@ def test_web_pods_are_created_after_their_target_group_binding(stack: str) -> No
 
 def test_job_depends_on_its_config_and_secrets() -> None:
     run = workloads_run("dev")
-    (job,) = run.of_type(JOB)
+    job = run.named("workloads-job-migrate")
     needed = [r.urn for r in run.of_type(SECRET)] + [
         r.urn for r in run.of_type("kubernetes:core/v1:ConfigMap")
     ]
@@ -122,13 +127,47 @@ def test_bodies_reach_the_engine_with_runtime_values_and_camel_case_keys() -> No
 def test_secrets_are_secret_and_nothing_else_is() -> None:
     run = workloads_run("prod")
     secrets = run.of_type(SECRET)
-    assert len(secrets) == 3
+    assert len(secrets) == 6
     for secret in secrets:
         assert mask_secrets(secret.inputs)["stringData"] == "[secret]", secret.urn
     for r in run.resources:
         if r.type != SECRET:
             assert PASSWORD not in repr(r.inputs), r.urn
             assert "[secret]" not in repr(mask_secrets(r.inputs)), r.urn
+
+
+def _secret_data(run: ProgramRun, name: str) -> dict[str, str]:
+    return unwrap_secrets(run.named(f"workloads-secret-{name}").inputs)["stringData"]
+
+
+def test_the_apps_secret_carries_the_app_role_and_only_the_bootstrap_gets_the_master() -> None:
+    run = workloads_run("prod")
+    app = _secret_data(run, "app-env")
+    assert app["DATABASE_URL"].startswith(f"postgres://app:{PASSWORD}@127.0.0.1:6432/")
+    assert all(u.startswith("postgres://app_readonly:")
+               for u in app["DATABASE_REPLICA_URLS"].split(","))
+    holders = {r.name for r in run.of_type(SECRET)
+               if MASTER_PASSWORD in repr(unwrap_secrets(r.inputs))}
+    assert holders == {"workloads-secret-bootstrap-env"}
+    migrate_holders = {r.name for r in run.of_type(SECRET)
+                       if MIGRATE_PASSWORD in repr(unwrap_secrets(r.inputs))}
+    assert migrate_holders == {"workloads-secret-bootstrap-env", "workloads-secret-migrate-env",
+                               "workloads-secret-pgbouncer-auth-migrate"}
+    # Which pods mount which Secret: the master only in the bootstrap Job.
+    for r in run.of_type(DEPLOYMENT) + run.of_type(JOB):
+        pod = r.inputs["spec"]["template"]["spec"]
+        refs = {e["secretRef"]["name"] for c in pod["containers"] for e in c["envFrom"]
+                if "secretRef" in e}
+        wanted = {"workloads-job-db-bootstrap": {"app-env", "bootstrap-env"},
+                  "workloads-job-migrate": {"app-env", "migrate-env"}}.get(r.name, {"app-env"})
+        assert refs == wanted, r.name
+
+
+def test_the_bootstrap_job_runs_before_the_migrations() -> None:
+    run = workloads_run("dev")
+    bootstrap, migrate = run.named("workloads-job-db-bootstrap"), run.named("workloads-job-migrate")
+    assert bootstrap.urn in migrate.dependencies
+    assert bootstrap.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == ["bootstrap"]
 
 
 def test_wrong_replica_host_count_is_refused() -> None:
@@ -138,7 +177,7 @@ def test_wrong_replica_host_count_is_refused() -> None:
 
     def program() -> None:
         Workloads("w", WorkloadsArgs(spec, kubernetes.Provider("k8s"), "img", "db", ["only-one"],
-                                     "c", "b", "arn", "p", "t", "t", "k"))
+                                     "c", "b", "arn", "p", "t", "t", "k", "m", "r", "x"))
 
     with pytest.raises(Exception, match="1 replica hosts for 2 replicas"):
         run_program(program, stack="prod", config=config.values, secret_keys=[])
@@ -148,9 +187,9 @@ def test_reference_stack_deploys_the_workloads_on_the_clusters_provider(stack_ru
     run = stack_run("prod")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     kube = [r for r in run.resources if r.name.startswith("workloads-")]
-    # 6 Deployments (Flower too), a Job, 10 ConfigMaps (2 dashboards), 3 Secrets, 23 others
-    # (3 PodMonitors and a PrometheusRule among them).
-    assert len(kube) == 43
+    # 7 Deployments (the relay and Flower too), 2 Jobs (bootstrap, migrate), 11 ConfigMaps (the
+    # RDS CA bundle, 2 dashboards), 6 Secrets, 25 others (4 PodMonitors and a PrometheusRule).
+    assert len(kube) == 51
     assert all(r.provider == provider.urn for r in kube)
     namespace = run.named("workloads-namespace-quintet")
     keda = run.named("cluster-software-keda")

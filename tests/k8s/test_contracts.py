@@ -105,7 +105,7 @@ def test_pending_variables_are_still_pending() -> None:
 def test_every_process_type_launched_exists_in_the_entrypoint(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     known = process_types()
-    assert {"web", "worker", "beat", "flower", "migrate", "check"} <= known
+    assert {"web", "worker", "beat", "relay", "flower", "bootstrap", "migrate", "check"} <= known
     launched = set()
     for obj in of_kind(objects, "Deployment") + of_kind(objects, "Job"):
         for container in pod_spec(obj)["containers"]:
@@ -114,7 +114,7 @@ def test_every_process_type_launched_exists_in_the_entrypoint(stack, stack_objec
             launched.add(container["args"][0])
             assert container["args"][0] in known, obj["metadata"]["name"]
             assert "command" not in container, "the image's ENTRYPOINT must stay in charge"
-    assert launched == {"web", "worker", "beat", "flower", "migrate"}
+    assert launched == {"web", "worker", "beat", "relay", "flower", "bootstrap", "migrate"}
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import ssl
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from k8s import pgbouncer
 from k8s.meta import READINESS_GATE_LABEL
+from k8s.migrate import BOOTSTRAP_JOB_NAME
 from k8s.pgbouncer import CA_BUNDLE_PATH, pool_size_of
 from k8s.quantities import parse_cpu, parse_memory
 from k8s.web import DRAIN_SECONDS
@@ -20,11 +22,14 @@ from stacks.connections import connection_budget_for
 from tests.k8s.conftest import SHIPPED_STACKS, groups_of, named, of_kind, pod_spec
 
 WORKER_TAINT = ("quintet.io/pool", "workers", "NoSchedule")
-# Probes each container must have, where it differs from all three: the migrations Job runs to
-# completion and is watched by the Job controller and Pulumi's await, not by probes.
+# Probes each container must have, where it differs from all three: the outbox relay takes
+# no traffic, so no readiness (its liveness reads the heartbeat it keeps); the Jobs run to
+# completion and are watched by the Job controller and Pulumi's await, not by probes.
 ALL_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 PROBES_WANTED = {
+    ("Deployment", "relay", "relay"): ("startupProbe", "livenessProbe"),
     ("Job", "migrate", "migrate"): (),
+    ("Job", "db-bootstrap", "db-bootstrap"): (),
 }
 
 
@@ -162,7 +167,7 @@ def test_workers_run_on_the_worker_pool_and_web_never_does(stack, stack_objects)
     assert not tolerates_worker_taint(web)
     celery = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] != "web"]
     assert {d["metadata"]["name"] for d in celery} == {
-        "worker-default", "worker-priority", "worker-low", "beat", "flower"
+        "worker-default", "worker-priority", "worker-low", "beat", "relay", "flower"
     }
     for deployment in celery:
         pod = pod_spec(deployment)
@@ -189,6 +194,16 @@ def test_beat_is_one_replica_recreated_and_never_scaled(stack, stack_objects) ->
     assert beat["spec"]["strategy"] == {"type": "Recreate"}
     assert "beat" not in scaler_targets(objects)
     assert pod_spec(beat)["containers"][0]["args"] == ["beat"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_outbox_relay_is_one_replica_never_scaled(stack, stack_objects) -> None:
+    _, objects = stack_objects(stack)
+    relay = named(objects, "Deployment", "relay")
+    assert relay["spec"]["replicas"] == 1  # SKIP LOCKED batches make an overlap safe, not useful
+    assert "relay" not in scaler_targets(objects)
+    assert pod_spec(relay)["containers"][0]["args"] == ["relay"]
+    assert pod_spec(relay)["serviceAccountName"] == "relay"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -228,6 +243,10 @@ def test_termination_grace_covers_the_shutdown(stack, stack_objects) -> None:
 def test_every_pod_reaches_postgres_through_its_own_pgbouncer(stack, stack_objects) -> None:
     _, objects = stack_objects(stack)
     for obj in database_workloads(objects):
+        if obj["metadata"]["name"] == BOOTSTRAP_JOB_NAME:
+            # Straight to the primary: a PgBouncer would need the master in its userlist.
+            assert pod_spec(obj)["initContainers"] == []
+            continue
         sidecars = [c for c in pod_spec(obj)["initContainers"] if c["name"] == "pgbouncer"]
         assert len(sidecars) == 1 and sidecars[0]["restartPolicy"] == "Always"
         group = obj["metadata"]["name"]
@@ -255,6 +274,8 @@ def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_ob
     region = read_stack_config(stack).values["aws:region"]
     for obj in database_workloads(objects):
         group = obj["metadata"]["name"]
+        if group == BOOTSTRAP_JOB_NAME:
+            continue  # no PgBouncer: test_bootstrap_verifies_the_primary_against_the_bundle
         ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
         assert _ini_value(ini, "server_tls_sslmode") == "verify-full", group
         ca_file = PurePosixPath(_ini_value(ini, "server_tls_ca_file"))
@@ -269,6 +290,25 @@ def test_every_pgbouncer_verifies_rds_against_the_mounted_bundle(stack, stack_ob
     }
     # RDS's default CA for new instances is rds-ca-rsa2048-g1; its root for the region is there.
     assert f"Amazon RDS {region} Root CA RSA2048 G1" in roots
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_bootstrap_verifies_the_primary_against_the_bundle(stack, stack_objects) -> None:
+    # The one pod that connects straight to RDS carries the master password: its URL must
+    # verify the endpoint (verify-full) against the bundle mounted where the URL points.
+    _, objects = stack_objects(stack)
+    job = named(objects, "Job", BOOTSTRAP_JOB_NAME)
+    (app,) = pod_spec(job)["containers"]
+    secrets = {ref["secretRef"]["name"] for ref in app["envFrom"] if "secretRef" in ref}
+    (env,) = [o for o in of_kind(objects, "Secret")
+              if o["metadata"]["name"] in secrets and "DATABASE_MASTER_URL" in o["stringData"]]
+    query = parse_qs(urlsplit(env["stringData"]["DATABASE_MASTER_URL"]).query)
+    assert query["sslmode"] == ["verify-full"]
+    ca_file = PurePosixPath(query["sslrootcert"][0])
+    (mount,) = [m for m in app["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+    (volume,) = [v for v in pod_spec(job)["volumes"] if v["name"] == mount["name"]]
+    bundle = named(objects, "ConfigMap", volume["configMap"]["name"])["data"][ca_file.name]
+    assert bundle == CA_BUNDLE_PATH.read_text()
 
 
 def test_a_new_bundle_rolls_every_pod_that_mounts_it(tmp_path, monkeypatch) -> None:
@@ -312,6 +352,8 @@ def test_pgbouncer_pools_at_maximum_scale_fit_max_connections(stack, stack_objec
     total = 0
     for obj in database_workloads(objects):
         name = obj["metadata"]["name"]
+        if name == BOOTSTRAP_JOB_NAME:
+            continue  # one short connection before the rollout, inside the headroom
         pods = maxima.get(name, obj["spec"].get("replicas", obj["spec"].get("parallelism", 1)))
         ini = named(objects, "ConfigMap", f"pgbouncer-{name}")["data"]["pgbouncer.ini"]
         total += pods * pool_size_of(ini)
@@ -347,3 +389,18 @@ def test_network_policies_deny_by_default_and_admit_only_the_lb_to_web(stack, st
     [agent] = [r for r in policies["app-egress"]["egress"]
                if any(p["port"] == 80 for p in r["ports"])]
     assert agent["to"] == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_each_worker_pool_sets_its_queues_statement_timeout_and_web_keeps_the_roles(
+    stack, stack_objects
+) -> None:
+    settings, objects = stack_objects(stack)
+    for queue, spec in settings.workloads.queues.items():
+        ini = named(objects, "ConfigMap", f"pgbouncer-worker-{queue}")["data"]["pgbouncer.ini"]
+        wanted = f"connect_query='SET statement_timeout = {spec.hard_time_limit_seconds * 1000}'"
+        entries = [line for line in ini.splitlines() if " = host=" in line]
+        assert entries and all(line.endswith(wanted) for line in entries), (queue, entries)
+    for group in ("web", "beat", "relay", "migrate"):
+        ini = named(objects, "ConfigMap", f"pgbouncer-{group}")["data"]["pgbouncer.ini"]
+        assert "connect_query" not in ini, group  # the role's own (web) or none (migrations)

@@ -30,7 +30,7 @@ def test_rendered_secrets_are_placeholders() -> None:
     for stack in ("dev", "staging", "prod"):
         base = list(yaml.safe_load_all(render_stack(stack)["base.yaml"]))
         secrets = [o for o in base if o["kind"] == "Secret"]
-        assert len(secrets) == 3
+        assert len(secrets) == 6
         for secret in secrets:
             for key, value in secret["stringData"].items():
                 if key == "DATABASE_REPLICA_URLS" and not value:

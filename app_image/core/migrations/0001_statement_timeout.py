@@ -1,25 +1,15 @@
-"""Set the app role's statement_timeout once, server side (PgBouncer drops startup options)."""
+"""Formerly set the connected role's statement_timeout (ALTER ROLE CURRENT_USER).
 
-from django.conf import settings
+Migrations now log in as the migrations role, which must have no statement_timeout, and each
+role's timeouts are set by the bootstrap (core/db_roles.py, `entrypoint.sh bootstrap`). The
+migration stays, empty, so databases that applied it keep a consistent history.
+"""
+
 from django.db import migrations
 
 
-def role_timeout_set(apps, schema_editor):  # type: ignore[no-untyped-def]
-    """ALTER ROLE the connected (app) role; new server sessions pick it up."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    timeout_ms = int(settings.STATEMENT_TIMEOUT_MS)
-    schema_editor.execute(f"ALTER ROLE CURRENT_USER SET statement_timeout = {timeout_ms}")
-
-
-def role_timeout_reset(apps, schema_editor):  # type: ignore[no-untyped-def]
-    """Undo: back to the server default."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER ROLE CURRENT_USER RESET statement_timeout")
-
-
 class Migration(migrations.Migration):
-    """The statement timeout migration; CoreConfig re-applies it after every migrate."""
+    """No operation (kept for the migration history)."""
 
     dependencies: list[tuple[str, str]] = []
-    operations = [migrations.RunPython(role_timeout_set, role_timeout_reset)]
+    operations: list[migrations.operations.base.Operation] = []
