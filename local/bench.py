@@ -283,16 +283,24 @@ def publish_backlog(topology: Topology, count: int) -> None:
             )
 
 
+def signup(topology: Topology, *, prefix: str) -> None:
+    """Sign one new account up at the origin; a refusal stops the bench rather than skew it."""
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    # A password unlike the username: Django's similarity validator refuses "pw-<username>".
+    answer = httpx.post(f"{topology.origin_url}/api/accounts/signup/", timeout=10, json={
+        "username": name, "email": f"{name}@example.com", "password": uuid.uuid4().hex})
+    if answer.status_code != 201:
+        raise TopologyError(f"bench sign-up answered {answer.status_code}: {answer.text[:300]}")
+
+
 def queue_age(topology: Topology) -> dict[str, Any]:
     """Priority queue age while `low` holds a backlog of BACKLOG tasks (sign-ups' emails)."""
     broker = broker_redis(topology)
     broker.delete("quintet:queue_age:priority")
     publish_backlog(topology, BACKLOG)
     backlog_start = int(broker.llen("low"))
-    for i in range(SIGNUPS):
-        name = f"bench{uuid.uuid4().hex[:10]}"
-        httpx.post(f"{topology.origin_url}/api/accounts/signup/", timeout=10, json={
-            "username": name, "email": f"{name}@example.com", "password": f"pw-{name}-{i}"})
+    for _ in range(SIGNUPS):
+        signup(topology, prefix="bench")
         time.sleep(0.1)
     deadline = time.monotonic() + 30
     while broker.llen("quintet:queue_age:priority") < SIGNUPS and time.monotonic() < deadline:
@@ -315,10 +323,8 @@ def outbox_lag(topology: Topology, signups: int = 20) -> dict[str, Any]:
            "FROM core_outboxmessage WHERE sent_at IS NULL")
     peak, samples = 0.0, []
     with psycopg.connect(topology.dataservices().direct_primary_url, autocommit=True) as conn:
-        for i in range(signups):
-            name = f"lag{uuid.uuid4().hex[:10]}"
-            httpx.post(f"{topology.origin_url}/api/accounts/signup/", timeout=10, json={
-                "username": name, "email": f"{name}@example.com", "password": f"pw-{name}-{i}"})
+        for _ in range(signups):
+            signup(topology, prefix="lag")
             lag = float(conn.execute(sql).fetchone()[0])
             samples.append(lag)
             peak = max(peak, lag)
