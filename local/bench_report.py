@@ -139,7 +139,7 @@ def report_markdown(started: str, loads: Mapping[str, LoadResult],
         "the scenario mix and the Zipf workload; each row names its tool and concurrency, and "
         "how close the generator's busiest thread came to saturating a core "
         f"(>= {GENERATOR_BOUND * 100:.0f} % is marked generator-bound).", "",
-        "**quintet**: the local topology at the ALB (nginx, no cache) in front of "
+        "**quintet**: the local topology at the ALB (HAProxy, no cache) in front of "
         "uvicorn (ASGI) web processes, PgBouncer sidecar with a per-process psycopg pool, "
         "replica reads, single-flight cache. **peer**: the same app and the same number of "
         "processes under cookiecutter-django's production shape: gunicorn sync workers, "
