@@ -67,8 +67,9 @@ def tls_only_policy(bucket_arn: str) -> str:
 
 
 def web_access_policy(bucket_arn: str, key_arn: str) -> str:
-    """The web pods' policy: put and get objects under the uploads prefix, and the KMS calls
-    SSE-KMS needs for them; nothing on the bucket itself."""
+    """The web pods' policy: put and get objects under the uploads prefix, list only that prefix,
+    and the KMS calls SSE-KMS needs, made through S3 only."""
+    region = key_arn.split(":")[3]
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -80,10 +81,21 @@ def web_access_policy(bucket_arn: str, key_arn: str) -> str:
                     "Resource": f"{bucket_arn}/{UPLOADS_PREFIX}*",
                 },
                 {
+                    # Without s3:ListBucket, S3 answers a HEAD of a missing key 403, not 404:
+                    # the confirmation could not tell "not arrived yet" from "forbidden".
+                    "Sid": "UploadsList",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": f"{UPLOADS_PREFIX}*"}},
+                },
+                {
                     "Sid": "UploadsKey",
                     "Effect": "Allow",
                     "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                     "Resource": key_arn,
+                    # The key serves S3 on the pods' behalf, never a direct Decrypt call.
+                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
                 },
             ],
         },

@@ -292,11 +292,18 @@ def s3_buckets_kms_encrypted(resources: list[Resource]) -> list[Violation]:
 
 def _denies_plain_http(statement: Mapping[str, Any]) -> bool:
     condition = (statement.get("Condition") or {}).get("Bool") or {}
+    resources = statement.get("Resource") or []
+    resources = [resources] if isinstance(resources, str) else list(resources)
+    # Both the bucket and its objects: a deny on the bucket ARN alone leaves every object
+    # readable and writable over plain HTTP.
+    covers = any(str(r).endswith("/*") for r in resources) and any(
+        not str(r).endswith("/*") for r in resources)
     return (
         statement.get("Effect") == "Deny"
         and statement.get("Principal") in ("*", {"AWS": "*"})
         and statement.get("Action") in ("s3:*", ["s3:*"])
         and str(condition.get("aws:SecureTransport")).lower() == "false"
+        and covers
     )
 
 

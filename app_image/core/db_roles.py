@@ -22,6 +22,8 @@ from psycopg import sql
 MIGRATE_LOCK_TIMEOUT = "10s"
 """A migration waits this long for a lock, then fails (rather than queueing every query behind
 its ACCESS EXCLUSIVE request); migrations have no statement_timeout."""
+BOOTSTRAP_LOCK_TIMEOUT = "5s"
+"""How long the bootstrap's ownership changes wait for a table lock before giving up."""
 ERROR_NO_MASTER = ("DATABASE_MASTER_URL is empty: the bootstrap needs the master user's URL "
                    "(postgres://master:password@primary:5432/<db>)")
 ERROR_NO_MIGRATE = ("DATABASE_MIGRATE_URL is empty: the bootstrap needs the migrations role's "
@@ -83,6 +85,9 @@ def db_roles_bootstrap(*, master_url: str, plan: RolePlan) -> None:
     database = sql.Identifier(plan.database)
     readers = [app] + ([sql.Identifier(plan.readonly.name)] if plan.readonly else [])
     with psycopg.connect(master_url, autocommit=True) as conn, conn.cursor() as cur:
+        # ALTER ... OWNER takes an exclusive lock: behind a long transaction it would queue
+        # every query of the app behind it. Give up instead; the Job's retries try again.
+        cur.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(BOOTSTRAP_LOCK_TIMEOUT)))
         for role in (plan.migrate, plan.app, *([plan.readonly] if plan.readonly else [])):
             _upsert_role(cur, role)
         # On RDS the master is no superuser: it must be a member of a role to give it objects.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -149,6 +149,10 @@ def upload_confirm(*, owner_id: int, key: str) -> Upload:
         return upload
     if upload.status != Upload.Status.PENDING:
         raise _not_pending(upload)
+    if upload.created_at < _pending_cutoff():
+        # Past its window the sweep may be deleting the object right now: never confirm it.
+        raise UploadInvalid("this upload was not confirmed in time; request a new one",
+                            field="key")
     head = _head(upload.key)
     if head is None:
         raise UploadNotArrived("the file has not arrived in the bucket; POST it first",
@@ -174,17 +178,28 @@ def upload_confirm(*, owner_id: int, key: str) -> Upload:
     return locked
 
 
+def _pending_cutoff(older_than: timedelta | None = None) -> datetime:
+    return timezone.now() - (older_than or timedelta(seconds=settings.UPLOADS_PENDING_SECONDS))
+
+
 def upload_cleanup(*, older_than: timedelta | None = None) -> int:
     """Delete the objects of uploads never confirmed in time, and of refused ones; mark them
     expired. Returns how many were cleaned up."""
-    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.UPLOADS_PENDING_SECONDS))
+    cutoff = _pending_cutoff(older_than)
     stale = Upload.objects.filter(status=Upload.Status.PENDING, created_at__lt=cutoff)
     refused = Upload.objects.filter(status=Upload.Status.REJECTED)
     with pin_to_primary():
         doomed = list((stale | refused).values_list("pk", "key")[:1000])
     client = s3_client()
+    cleaned = 0
     for pk, key in doomed:
-        # Deleting a key that was never uploaded is a no-op for S3.
-        client.delete_object(Bucket=bucket_name(), Key=key)
-        Upload.objects.filter(pk=pk).update(status=Upload.Status.EXPIRED)
-    return len(doomed)
+        # Claim the row first, guarded by its status: a confirmation that committed since the
+        # list was read keeps its object (the update matches nothing, nothing is deleted).
+        claimed = Upload.objects.filter(
+            pk=pk, status__in=[Upload.Status.PENDING, Upload.Status.REJECTED],
+        ).update(status=Upload.Status.EXPIRED)
+        if claimed:
+            # Deleting a key that was never uploaded is a no-op for S3.
+            client.delete_object(Bucket=bucket_name(), Key=key)
+            cleaned += 1
+    return cleaned

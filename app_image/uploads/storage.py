@@ -33,7 +33,11 @@ def s3_client() -> Any:
         endpoint_url=options["endpoint_url"],
         aws_access_key_id=options["access_key"],
         aws_secret_access_key=options["secret_key"],
-        config=Config(signature_version=options["signature_version"]),
+        # Virtual-hosted, regional URLs on AWS: the global endpoint answers a bucket created
+        # in another region with 307 redirects for up to a day, which a browser's POST does not
+        # follow. An emulator on an endpoint URL keeps path-style addressing.
+        config=Config(signature_version=options["signature_version"],
+                      s3={"addressing_style": "path" if options["endpoint_url"] else "virtual"}),
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from local.dataservices import WORKER_STATEMENT_TIMEOUT_SECONDS, DataServices
 from local.migration_lint import APP_DIR, migration_lock_timeout
+from tests.app.conftest import admin_env, run_entrypoint
 
 pytestmark = pytest.mark.services
 # The app's constant (core/db_roles.py), as the migration lint reads it: one value for both.
@@ -83,3 +84,22 @@ def test_each_process_type_gets_its_own_statement_timeout(
     low = dataservices.worker_database_url("low")
     assert _one(low, "SELECT 1 FROM pg_sleep(2)") == 1  # pg_sleep returns void
     assert "statement timeout" in _refused(dataservices.database_url, "SELECT pg_sleep(2)")
+
+
+def test_the_bootstrap_gives_up_on_a_locked_table_instead_of_queueing_the_app(
+        app_env: dict[str, str], dataservices: DataServices, migrated: object) -> None:
+    master = dataservices.master_url
+    with psycopg.connect(master, autocommit=True) as setup:
+        setup.execute("DROP TABLE IF EXISTS bootstrap_probe")
+        setup.execute("CREATE TABLE bootstrap_probe (id int)")  # owned by master: to hand over
+    try:
+        with psycopg.connect(master) as holder:  # a long transaction on that table
+            holder.execute("LOCK TABLE bootstrap_probe IN ACCESS SHARE MODE")
+            ran = run_entrypoint(["bootstrap"], admin_env(app_env, dataservices), timeout=120)
+            holder.rollback()
+        assert ran.returncode != 0
+        assert "gave up after waiting" in ran.stderr, ran.stderr
+        assert "Traceback" not in ran.stderr, ran.stderr
+    finally:
+        with psycopg.connect(master, autocommit=True) as cleanup:
+            cleanup.execute("DROP TABLE IF EXISTS bootstrap_probe")

@@ -250,12 +250,16 @@ def test_the_sweep_removes_unconfirmed_and_refused_uploads(
     from uploads.models import Upload
     from uploads.tasks import upload_cleanup
 
-    stale, refused, fresh = presign(client), presign(client), presign(client)
-    for issued in (stale, refused, fresh):
+    stale, refused, fresh, kept = (presign(client), presign(client), presign(client),
+                                   presign(client))
+    for issued in (stale, refused, fresh, kept):
         assert post_to_s3(issued, PNG if issued is not refused else PNG * 40).status_code in (
             200, 201, 204)
     assert confirm(client, refused).status_code == 422
-    Upload.objects.filter(id=stale["id"]).update(created_at=timezone.now() - timedelta(hours=2))
+    assert confirm(client, kept).status_code == 200
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    # An old confirmed upload is as old as the stale one: its age alone must never doom it.
+    Upload.objects.filter(id__in=[stale["id"], kept["id"]]).update(created_at=two_hours_ago)
 
     upload_cleanup.apply().get()
 
@@ -263,11 +267,28 @@ def test_the_sweep_removes_unconfirmed_and_refused_uploads(
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=LOCAL_BUCKET).get("Contents", [])}
     assert stale["fields"]["key"] not in keys
     assert refused["fields"]["key"] not in keys
-    assert fresh["fields"]["key"] in keys
+    assert fresh["fields"]["key"] in keys and kept["fields"]["key"] in keys
     statuses = dict(Upload.objects.using("default").filter(
-        id__in=[stale["id"], refused["id"], fresh["id"]]).values_list("id", "status"))
+        id__in=[stale["id"], refused["id"], fresh["id"], kept["id"]]).values_list("id", "status"))
     assert statuses == {uuid.UUID(stale["id"]): "expired", uuid.UUID(refused["id"]): "expired",
-                        uuid.UUID(fresh["id"]): "pending"}
+                        uuid.UUID(fresh["id"]): "pending", uuid.UUID(kept["id"]): "confirmed"}
+
+
+def test_an_upload_past_its_window_is_never_confirmed(
+    client: httpx.Client, s3_server: ThreadedS3, db_fresh: None
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from uploads.models import Upload
+
+    late = presign(client)
+    assert post_to_s3(late, PNG).status_code in (200, 201, 204)
+    # The sweep may be deleting this object now: confirming it would record a file that is gone.
+    Upload.objects.filter(id=late["id"]).update(created_at=timezone.now() - timedelta(hours=2))
+    refused = confirm(client, late)
+    assert refused.status_code == 400, refused.text
+    assert "not confirmed in time" in refused.json()["fields"]["key"][0], refused.text
 
 
 def test_the_sweep_is_on_the_beat_schedule(django_app: None) -> None:
@@ -276,3 +297,24 @@ def test_the_sweep_is_on_the_beat_schedule(django_app: None) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["uploads-cleanup"]
     assert entry["task"] == "uploads.tasks.upload_cleanup"
     assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] == "low"
+
+
+def test_in_aws_the_presigned_post_names_the_regional_virtual_host(django_app: None) -> None:
+    import copy
+
+    from django.conf import settings
+    from django.test import override_settings
+    from uploads.storage import s3_client as app_s3_client
+
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["uploads"]["OPTIONS"] |= {"endpoint_url": None, "region_name": "eu-west-2",
+                                       "access_key": "AKIAEXAMPLE", "secret_key": "example"}
+    app_s3_client.cache_clear()
+    try:
+        with override_settings(STORAGES=storages):
+            # Presigning is local: no request leaves the process.
+            post = app_s3_client().generate_presigned_post("quintet-prod-uploads", "uploads/k")
+    finally:
+        app_s3_client.cache_clear()
+    # Not the global s3.amazonaws.com: a new bucket outside us-east-1 answers it with 307s.
+    assert post["url"] == "https://quintet-prod-uploads.s3.eu-west-2.amazonaws.com/"

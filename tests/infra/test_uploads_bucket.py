@@ -103,7 +103,15 @@ def test_only_the_web_pods_may_put_and_get_and_only_under_uploads(stack_run) -> 
     assert statements["UploadsObjects"]["Resource"] == "arn:aws:s3:::quintet-prod-uploads/uploads/*"
     assert statements["UploadsKey"]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert statements["UploadsKey"]["Resource"] == run.named("uploads-key").outputs["arn"]
-    assert set(statements) == {"UploadsObjects", "UploadsKey"}
+    # The key only through S3 (never a direct Decrypt), in the stack's region.
+    assert statements["UploadsKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-2.amazonaws.com"}}
+    # Listing only the prefix: S3 answers a HEAD of a missing key 404 (not 403) only with it.
+    assert statements["UploadsList"] == {
+        "Sid": "UploadsList", "Effect": "Allow", "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::quintet-prod-uploads",
+        "Condition": {"StringLike": {"s3:prefix": "uploads/*"}}}
+    assert set(statements) == {"UploadsObjects", "UploadsList", "UploadsKey"}
     identity = run.named("uploads-web-identity").inputs
     assert (identity["namespace"], identity["serviceAccount"]) == ("quintet", "web")
     assert identity["roleArn"] == run.named("uploads-web-role").outputs["arn"]

@@ -111,6 +111,22 @@ def break_bucket_tls(doc):
     policy["inputs"]["policy"] = json.dumps(document)
 
 
+def break_bucket_tls_objects(doc):
+    policy = _uploads(doc, "aws:s3/bucketPolicy:BucketPolicy")
+    document = json.loads(policy["inputs"]["policy"])
+    statement = document["Statement"][0]
+    statement["Resource"] = [r for r in statement["Resource"] if not r.endswith("/*")]
+    policy["inputs"]["policy"] = json.dumps(document)
+
+
+def test_the_tls_rule_fires_when_the_deny_spares_the_objects(plans):
+    doc = copy.deepcopy(plans["prod"])
+    break_bucket_tls_objects(doc)
+    violations = check_all(as_resources(doc), TODAY)
+    assert violations["s3-bucket-tls-only"], "a deny on the bucket ARN alone passed"
+    assert not {name: v for name, v in violations.items() if name != "s3-bucket-tls-only" and v}
+
+
 BREAKERS = {
     "eks-standard-support": break_eks_support,
     "rds-encrypted-private": break_rds,

@@ -3,10 +3,12 @@
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.db_roles import (
+    BOOTSTRAP_LOCK_TIMEOUT,
     ERROR_NO_MASTER,
     ERROR_NO_MIGRATE,
     Role,
@@ -45,6 +47,12 @@ class Command(BaseCommand):
             readonly=_readonly(replicas, env["DATABASE_URL"]),
             app_statement_timeout_ms=settings.STATEMENT_TIMEOUT_MS,
         )
-        db_roles_bootstrap(master_url=env["DATABASE_MASTER_URL"], plan=plan)
+        try:
+            db_roles_bootstrap(master_url=env["DATABASE_MASTER_URL"], plan=plan)
+        except psycopg.errors.LockNotAvailable as error:
+            raise CommandError(
+                f"a table is held by a long transaction: the bootstrap gave up after waiting "
+                f"{BOOTSTRAP_LOCK_TIMEOUT} for its lock rather than queue the app's queries "
+                f"behind it; run it again (the Job retries)") from error
         self.stdout.write(f"roles ready: {plan.migrate.name} (owner), {plan.app.name} (app)"
                           + (f", {plan.readonly.name} (read-only)" if plan.readonly else ""))
