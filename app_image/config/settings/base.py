@@ -78,15 +78,16 @@ MIDDLEWARE = [
     "health.middleware.ProbeMiddleware",
     # Right after the probes: every other request is timed and counted (docs/observability.md).
     "core.request_metrics.RequestMetricsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middlewares, inline under ASGI (core/inline_middleware.py says why).
+    "core.inline_middleware.SecurityMiddleware",
     "core.static.StaticFilesMiddleware",
     "core.middleware.CacheControlMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.inline_middleware.SessionMiddleware",
     "core.middleware.ReadYourWritesMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.inline_middleware.CommonMiddleware",
+    "core.inline_middleware.CsrfViewMiddleware",
+    "core.inline_middleware.AuthenticationMiddleware",
+    "core.inline_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
