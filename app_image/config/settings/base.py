@@ -78,16 +78,15 @@ MIDDLEWARE = [
     "health.middleware.ProbeMiddleware",
     # Right after the probes: every other request is timed and counted (docs/observability.md).
     "core.request_metrics.RequestMetricsMiddleware",
-    # Django's own middlewares, inline under ASGI (core/inline_middleware.py says why).
-    "core.inline_middleware.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "core.static.StaticFilesMiddleware",
     "core.middleware.CacheControlMiddleware",
-    "core.inline_middleware.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "core.middleware.ReadYourWritesMiddleware",
-    "core.inline_middleware.CommonMiddleware",
-    "core.inline_middleware.CsrfViewMiddleware",
-    "core.inline_middleware.AuthenticationMiddleware",
-    "core.inline_middleware.XFrameOptionsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
