@@ -28,6 +28,7 @@ def scope_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: a run without xdist must not fail on it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Schedule by `scope_of` (only under -n; a plain run never asks)."""
     from xdist.scheduler import LoadScopeScheduling
