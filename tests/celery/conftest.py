@@ -177,9 +177,13 @@ class Stack:
         """Start `entrypoint.sh web` on a free port; return its URL once /livez answers."""
         port = free_port()
         log = open(self.work_dir / f"web-{port}.log", "ab")  # noqa: SIM115 - handed to the child
+        # Its own TMPDIR (the metrics files live there): a shared /tmp/quintet-metrics left by
+        # another user's run is not writable, and the process would exit at once.
+        tmp = Path(tempfile.mkdtemp(prefix="web-", dir=self.work_dir))
         process = subprocess.Popen(
             [str(ENTRYPOINT), "web"], stdout=log, stderr=subprocess.STDOUT,
-            env={**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"},
+            env={**self.env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
+                 "TMPDIR": str(tmp)},
             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.started.append(process)
@@ -199,7 +203,9 @@ class Stack:
     def start_beat(self, tmp_dir: Path | None = None) -> subprocess.Popen[bytes]:
         """Start `entrypoint.sh beat` (with its heartbeat under ``tmp_dir`` when given)."""
         log = open(self.work_dir / "beat.log", "ab")  # noqa: SIM115 - handed to the child
-        env = {**self.env, "TMPDIR": str(tmp_dir)} if tmp_dir else self.env
+        # Its own TMPDIR always (the heartbeat lives there), for the reason start_web gives.
+        tmp = tmp_dir or Path(tempfile.mkdtemp(prefix="beat-", dir=self.work_dir))
+        env = {**self.env, "TMPDIR": str(tmp)}
         process = subprocess.Popen([str(ENTRYPOINT), "beat"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
