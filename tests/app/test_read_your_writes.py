@@ -14,6 +14,16 @@ from tests.app.conftest import READ_YOUR_WRITES_SECONDS, WebServer, csrf_headers
 pytestmark = pytest.mark.services
 
 
+
+def _signup(client: httpx.Client, *, prefix: str) -> str:
+    """Sign a new user up as a browser does (CSRF cookie and header); return the username."""
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    signup = client.post("/api/accounts/signup/", headers=csrf_headers(client),
+                         json={"username": name, "email": f"{name}@x.io",
+                               "password": "correct horse battery"})
+    assert signup.status_code == 201, signup.text
+    return name
+
 def test_signup_then_me_sees_the_new_user_while_the_replica_lags(
     web: WebServer, dataservices: DataServices
 ) -> None:
@@ -21,11 +31,7 @@ def test_signup_then_me_sees_the_new_user_while_the_replica_lags(
     dataservices.pause_replay()
     try:
         with httpx.Client(base_url=web.url, timeout=10) as client:
-            name = f"u{uuid.uuid4().hex[:10]}"
-            signup = client.post("/api/accounts/signup/", headers=csrf_headers(client),
-                                 json={"username": name, "email": f"{name}@x.io",
-                                       "password": "correct horse battery"})
-            assert signup.status_code == 201, signup.text
+            name = _signup(client, prefix="u")
             assert "q_rw" in client.cookies
             me = client.get("/api/accounts/me/")
             assert me.status_code == 200, me.text  # pinned: served by the primary
@@ -95,11 +101,7 @@ def test_a_forged_pin_cookie_does_not_reach_the_primary(
     dataservices.pause_replay()
     try:
         with httpx.Client(base_url=web.url, timeout=10) as client:
-            name = f"f{uuid.uuid4().hex[:10]}"
-            signup = client.post("/api/accounts/signup/", headers=csrf_headers(client),
-                                 json={"username": name, "email": f"{name}@x.io",
-                                       "password": "correct horse battery"})
-            assert signup.status_code == 201, signup.text
+            _signup(client, prefix="f")
             genuine = client.cookies["q_rw"]
             assert ":" in genuine  # value:timestamp:signature
             session = client.cookies["sessionid"]
