@@ -7,14 +7,18 @@ reports ready (/readyz) and closes the shared upstream client when it shuts down
 import os
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 from django.urls import get_resolver
 
 from config.metrics_server import metrics_serve_when_free
 from config.pgbouncer_metrics import PgBouncerCollector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # what get_asgi_application() does, before its handler
+
+from core.asgi_handler import OneThreadHopASGIHandler  # noqa: E402  (needs Django set up)
+
+django_application = OneThreadHopASGIHandler()
 # Import every view (DRF, knox, the services) now, while the worker starts, rather than in the
 # first request it serves after passing its probes (which then paid the imports: about 1 s).
 get_resolver().url_patterns  # noqa: B018
