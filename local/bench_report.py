@@ -144,7 +144,8 @@ def report_markdown(started: str, loads: Mapping[str, LoadResult],
         "replica reads, single-flight cache. **peer**: the same app and the same number of "
         "processes under cookiecutter-django's production shape: gunicorn sync workers, "
         "`CONN_MAX_AGE=60` straight to the primary (no PgBouncer, no replica), "
-        "`ATOMIC_REQUESTS=True`, `cache.get_or_set` (local/peer/), served without the ALB hop.",
+        "`ATOMIC_REQUESTS=True`, `cache.get_or_set` (local/peer/), behind an ALB of its own "
+        "(a second HAProxy with the same settings), so both sides pay the same hop.",
         "",
         "## quintet ÷ peer", "", *ratios, "",
         "## Goals (issue 16)", "", *goals, "",
