@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -368,10 +369,28 @@ def zipf(report: Report, topology: Topology, seeds: Seeds) -> None:
     }
 
 
+PLAN_STACKS = ("dev", "staging", "prod")
+
+
+def plan_timing() -> dict[str, float]:
+    """Wall seconds of the offline plan: the shipped stacks in one process, and prod alone."""
+    def timed(*stacks: str) -> float:
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "offline.plan", "--json", "--stack", *stacks],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        return time.monotonic() - started
+
+    together = timed(*PLAN_STACKS)
+    return {"stacks": len(PLAN_STACKS), "together_s": together,
+            "per_stack_s": together / len(PLAN_STACKS), "prod_alone_s": timed("prod")}
+
+
 def run(topology: Topology) -> Report:
     """Every scenario in turn, quintet and peer alike where both apply."""
     report = Report(started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     report.figures["loadavg_start"] = load_average()
+    _say("bench: offline plan of the shipped stacks ...")
+    report.figures["plan"] = plan_timing()
     seeds = seed(topology)
     stub_control(topology, 200)
     edge, origin = topology.url, topology.origin_url

@@ -16,6 +16,7 @@ READ_P50_GOAL_MS = 5.0
 FANOUT_FLOOR_MS = 200.0
 FANOUT_RPS_GOAL = 80.0
 FANOUT_SYNC_FACTOR_GOAL = 3.0
+PLAN_SECONDS_GOAL = 3.0
 PLOTTED_PATHS = ("read-1", "read-20", "cached-20", "fanout-20")
 
 
@@ -74,8 +75,9 @@ def _num(value: float, unit: str) -> str:
     return f"{value:g}"
 
 
-def goal_rows(loads: Mapping[str, LoadResult]) -> list[tuple[str, str, str]]:
-    """(goal, measured, verdict) for the origin goals of issue 16."""
+def goal_rows(loads: Mapping[str, LoadResult],
+              figures: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(goal, measured, verdict) for the origin and plan goals of issue 16."""
     rows: list[tuple[str, str, str]] = []
 
     def verdict(ok: bool, gap: str) -> str:
@@ -105,6 +107,15 @@ def goal_rows(loads: Mapping[str, LoadResult]) -> list[tuple[str, str, str]]:
         rows.append((f"fan-out at 20 connections >= {FANOUT_SYNC_FACTOR_GOAL:g}x the sync "
                      "variant", f"{factor:.1f}x ({fan20.rps:.1f} vs {sync20.rps:.1f} req/s)",
                      verdict(factor >= FANOUT_SYNC_FACTOR_GOAL, f"{factor:.1f}x")))
+    plan = figures.get("plan")
+    if plan:
+        per_stack = plan["per_stack_s"]
+        rows.append((f"offline plan <= {PLAN_SECONDS_GOAL:g} s per stack ({plan['stacks']} "
+                     "stacks in one process, as `make plan STACK=\"dev staging prod\"`)",
+                     f"{per_stack:.1f} s ({plan['together_s']:.1f} s together; prod alone "
+                     f"{plan['prod_alone_s']:.1f} s)",
+                     verdict(per_stack <= PLAN_SECONDS_GOAL,
+                             f"{per_stack - PLAN_SECONDS_GOAL:.1f} s over")))
     return rows
 
 
@@ -122,7 +133,7 @@ def report_markdown(started: str, loads: Mapping[str, LoadResult],
                       f"{_num(row['peer'], row['unit'])} | {row['ratio']:.2f} | "
                       f"{row['win']:.2f}x |")
     goals = ["| goal | measured | verdict |", "|---|---|---|"]
-    goals += [f"| {g} | {m} | {v} |" for g, m, v in goal_rows(loads)]
+    goals += [f"| {g} | {m} | {v} |" for g, m, v in goal_rows(loads, figures)]
     hit, age = figures.get("hit_ratio", {}), figures.get("queue_age", {})
     box = figures.get("outbox", {})
     sq, sp = figures.get("stampede:quintet", {}), figures.get("stampede:peer", {})
