@@ -27,6 +27,8 @@ PROGRAMS = {
     "wrk": ("wrk", "/usr/bin/wrk"),  # make bench: the closed-loop load generator
     # make up's Prometheus and the promtool rule tests (docs/observability.md).
     "prometheus": ("promtool", "/usr/bin/promtool"),
+    # The deploy workflow's steps use jq (GitHub's runners have it); tests/ci runs them as is.
+    "jq": ("jq", "/usr/bin/jq"),
 }
 """Package -> (program, where Debian puts it when sbin is not on a user's PATH)."""
 SERVICES = ("postgresql", "pgbouncer", "redis-server", "nginx", "haproxy")

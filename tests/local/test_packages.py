@@ -21,7 +21,7 @@ def test_nothing_missing_on_this_machine() -> None:
 def test_each_missing_program_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(packages, "PROGRAMS", {k: (p, "/nonexistent/" + p)
                                                 for k, (p, _) in packages.PROGRAMS.items()})
-    present = {"nginx", "haproxy", "promtool", "dot", "wrk"}
+    present = {"nginx", "haproxy", "promtool", "dot", "wrk", "jq"}
     assert missing_packages(_which(present), lambda: None, lambda: True) == [
         "postgresql", "pgbouncer", "redis-server"]
     assert missing_packages(_which({"pgbouncer", "redis-server", *present}),
