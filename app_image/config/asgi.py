@@ -16,7 +16,7 @@ from config.pgbouncer_metrics import PgBouncerCollector
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django.setup(set_prefix=False)  # what get_asgi_application() does, before its handler
 
-from core.asgi_handler import OneThreadHopASGIHandler  # noqa: E402  (needs Django set up)
+from config.asgi_handler import OneThreadHopASGIHandler  # noqa: E402  (needs Django set up)
 
 django_application = OneThreadHopASGIHandler()
 # Import every view (DRF, knox, the services) now, while the worker starts, rather than in the

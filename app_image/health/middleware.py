@@ -31,6 +31,11 @@ def _probe(request: HttpRequest) -> Callable[[HttpRequest], HttpResponseBase] | 
     return PROBES.get(request.path_info.rstrip("/") or "/")
 
 
+def probe_answers_on_event_loop(request: HttpRequest) -> bool:
+    """Whether this request is a probe that the async chain answers without leaving the loop."""
+    return _probe(request) in (views.livez, views.readyz)
+
+
 class ProbeMiddleware:
     """Serves GET probes by path alone, whatever the Host header says."""
 

@@ -1,6 +1,6 @@
 """The ASGI handler: a sync view's request in one thread hop, on a reused request thread.
 
-core.asgi_handler replaces Django's hop per middleware hook and its fresh thread per request
+config.asgi_handler replaces Django's hop per middleware hook and its fresh thread per request
 (plus a joining thread); these tests hold it to that and to Django's guarantees: one thread per
 request, never two requests on one thread at once, async views on the event loop.
 """
@@ -8,6 +8,7 @@ request, never two requests on one thread at once, async views on the event loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,14 +22,17 @@ CEILING_SECONDS = 20.0  # a generous bound on a loaded machine; the events are w
 @pytest.fixture
 def handler(django_app: None) -> Iterator[Any]:
     """A OneThreadHopASGIHandler serving the test URLs."""
-    from core.asgi_handler import OneThreadHopASGIHandler
+    from config.asgi_handler import OneThreadHopASGIHandler
     from django.test import override_settings
 
     from tests.app import asgi_handler_urls
 
     asgi_handler_urls.PAIR.reset()
+    asgi_handler_urls.HOLD_STARTED.clear()
+    asgi_handler_urls.HOLD_RELEASE.clear()
     with override_settings(ROOT_URLCONF=URLCONF):
         yield OneThreadHopASGIHandler()
+    asgi_handler_urls.HOLD_RELEASE.set()  # never leave a view waiting
 
 
 async def asgi_get(app: Any, path: str) -> tuple[int, str]:
@@ -87,7 +91,7 @@ def test_concurrent_requests_run_at_once_on_different_threads(handler: Any) -> N
 def test_no_more_idle_threads_are_kept_than_the_cap(
     handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import asgi_handler
+    from config import asgi_handler
 
     monkeypatch.setattr(asgi_handler, "IDLE_THREADS_MAX", 1)
 
@@ -101,8 +105,8 @@ def test_no_more_idle_threads_are_kept_than_the_cap(
 def test_a_sync_view_request_takes_three_thread_hops_not_one_per_middleware_hook(
     handler: Any
 ) -> None:
-    # The hops left: the request_started receivers, the whole chain, and closing the response
-    # (the request_finished receivers). Django's async chain takes 14 here.
+    # The hops left: the request_started receivers, the whole chain, closing the response (the
+    # request_finished receivers) and the reuse check. Django's async chain takes 14 here.
     async def run() -> tuple[int, int]:
         loop = asyncio.get_running_loop()
         hops = 0
@@ -119,7 +123,7 @@ def test_a_sync_view_request_takes_three_thread_hops_not_one_per_middleware_hook
 
     status, hops = asyncio.run(run())
     assert status == 200
-    assert hops <= 3, f"{hops} thread hops for one sync view"
+    assert hops <= 4, f"{hops} thread hops for one sync view"
 
 
 def test_an_async_view_is_awaited_by_the_async_chain_not_through_a_thread(handler: Any) -> None:
@@ -129,3 +133,40 @@ def test_an_async_view_is_awaited_by_the_async_chain_not_through_a_thread(handle
     assert status == 200
     assert "get_response_async" in callers.split()
     assert "main_wrap" not in callers.split()
+
+
+def test_a_thread_whose_request_left_a_transaction_open_is_not_reused(handler: Any) -> None:
+    async def run() -> tuple[int, int, int, int]:
+        await asgi_get(handler, "/thread")  # one idle thread, handed to the buggy request
+        buggy, _ = await asgi_get(handler, "/transaction-left-open")
+        idle_after_buggy = handler.idle_threads()
+        status, _ = await asgi_get(handler, "/transaction-left-open")  # a fresh thread works
+        return buggy, idle_after_buggy, status, handler.idle_threads()
+
+    buggy, idle_after_buggy, status, idle_after = asyncio.run(run())
+    assert buggy == 200 and status == 200
+    assert idle_after_buggy == 0 and idle_after == 0
+
+
+def test_a_cancelled_request_s_thread_is_not_handed_on_while_its_view_runs(handler: Any) -> None:
+    from tests.app import asgi_handler_urls
+
+    async def run() -> tuple[int, str, str, int]:
+        _, held_thread = await asgi_get(handler, "/thread")  # the idle thread /hold will get
+        held = asyncio.create_task(asgi_get(handler, "/hold"))
+        await asyncio.to_thread(asgi_handler_urls.HOLD_STARTED.wait, CEILING_SECONDS)
+        held.cancel()  # as uvicorn cancels a request at its graceful-shutdown timeout
+        with contextlib.suppress(asyncio.CancelledError):
+            await held
+        # Handed the busy thread, this request would wait behind /hold until the ceiling.
+        status, thread = await asgi_get(handler, "/thread")
+        asgi_handler_urls.HOLD_RELEASE.set()
+        deadline = asyncio.get_running_loop().time() + CEILING_SECONDS
+        while handler.idle_threads() < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # the held thread is parked once its view returned
+        return status, thread, held_thread, handler.idle_threads()
+
+    status, thread, held_thread, idle = asyncio.run(run())
+    assert status == 200
+    assert thread != held_thread
+    assert idle == 2

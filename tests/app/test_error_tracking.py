@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.app.conftest import APP_DIR
+from tests.app.conftest import APP_DIR, ROOT
 
 pytestmark = pytest.mark.services
 SCRIPT = """
@@ -30,6 +30,40 @@ try:
     1 / 0
 except ZeroDivisionError:
     sentry_sdk.capture_exception()
+sentry_sdk.flush(5)
+"""
+
+
+ASGI_SCRIPT = """
+import asyncio, django, sentry_sdk
+django.setup()
+from django.test import override_settings
+from config.asgi_handler import OneThreadHopASGIHandler
+
+async def get(app, path):
+    first = True
+    async def receive():
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()
+    async def send(message):
+        pass
+    await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+               "method": "GET", "scheme": "http", "path": "/boom", "raw_path": b"/boom",
+               "query_string": path.encode(), "root_path": "",
+               "headers": [(b"host", b"testserver"), (b"x-forwarded-proto", b"https")],
+               "client": ("127.0.0.1", 50000),
+               "server": ("127.0.0.1", 80)}, receive, send)
+
+async def main():
+    app = OneThreadHopASGIHandler()
+    await get(app, "n=1")
+    await get(app, "n=2")
+
+with override_settings(ROOT_URLCONF="tests.app.asgi_handler_urls"):
+    asyncio.run(main())
 sentry_sdk.flush(5)
 """
 
@@ -110,3 +144,21 @@ def test_with_a_dsn_errors_are_sent_with_the_integrations_and_no_pii(
     integrations = set(event["sdk"]["integrations"])
     assert {"django", "celery", "redis"} <= integrations, integrations
     assert "ip_address" not in event.get("user", {})  # not filled in without send_default_pii
+
+
+def test_each_request_through_the_asgi_handler_gets_its_own_sentry_scope(
+        app_env, receiver: Receiver) -> None:
+    # Sentry's Django integration wraps ASGIHandler.__call__ to give each request its own
+    # scope; a handler that replaced __call__ would share one scope across requests.
+    env = {**app_env, "SENTRY_DSN": receiver.dsn,
+           "DJANGO_SETTINGS_MODULE": "config.settings.production", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", ASGI_SCRIPT], cwd=APP_DIR, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = receiver.events()
+    assert len(events) == 2, events
+    for event, marker in zip(events, ("marker 1", "marker 2"), strict=True):
+        assert event["request"]["url"].endswith("/boom"), event.get("request")
+        crumbs = [c.get("message") for c in event.get("breadcrumbs", {}).get("values", [])]
+        assert marker in crumbs
+        assert [c for c in crumbs if c and c.startswith("marker")] == [marker], crumbs
