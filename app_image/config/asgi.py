@@ -25,7 +25,7 @@ get_resolver().url_patterns  # noqa: B018
 # Every uvicorn worker imports this module; one of them wins METRICS_PORT (multiprocess mode).
 metrics_serve_when_free(extra=[PgBouncerCollector()])
 
-from core.fanout import upstream_client_close  # noqa: E402  (needs Django set up)
+from core.fanout import upstream_clients_close  # noqa: E402  (needs Django set up)
 from health.warmup import app_warm  # noqa: E402
 
 app_warm()
@@ -41,6 +41,6 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await upstream_client_close()
+            await upstream_clients_close()
             await send({"type": "lifespan.shutdown.complete"})
             return

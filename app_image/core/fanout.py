@@ -5,9 +5,13 @@ timeout is per phase and per read, so an upstream that drips a byte at a time ne
 A failed or late call becomes a failed `UpstreamResult`, so the caller can give a partial answer
 instead of failing the whole request.
 
-One `httpx.AsyncClient` per process (per event loop) is shared by every request: a client per
-request builds an SSL context on the event loop each time. `upstream_client_close` closes it;
-the ASGI application calls it at lifespan shutdown (config/asgi.py).
+One `httpx.AsyncClient` per upstream and process (per event loop) is shared by every request: a
+client per request builds an SSL context on the event loop each time. One per upstream, not one
+for all: each third party gets its own connection limits (a slow one cannot take the others'
+connections), and httpcore scans every pooled connection of its client each time it hands one
+out, so one shared pool cost the fan-out about a third of its CPU at 20 concurrent users here
+(`make bench`, issue 16). `upstream_clients_close` closes them; the ASGI application calls it
+at lifespan shutdown (config/asgi.py).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ FANOUT_MARGIN_SECONDS = 0.25
 DEADLINE_EXCEEDED = "deadline exceeded"
 POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
-_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+_clients: dict[tuple[asyncio.AbstractEventLoop, str], httpx.AsyncClient] = {}
 
 
 @dataclass(frozen=True)
@@ -61,22 +65,22 @@ def _result(name: str, started: float, outcome: httpx.Response | BaseException) 
     return UpstreamResult(name, True, outcome.status_code, data, None, elapsed)
 
 
-def upstream_client() -> httpx.AsyncClient:
-    """The process's shared client for the running event loop (created on first use)."""
+def upstream_client(name: str) -> httpx.AsyncClient:
+    """The process's shared client of upstream `name` for the running loop (made on first use)."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
+    client = _clients.get((loop, name))
     if client is None or client.is_closed:
-        for stale in [known for known in _clients if known.is_closed()]:
+        for stale in [key for key in _clients if key[0].is_closed()]:
             del _clients[stale]  # a finished loop (tests run several): its client is unusable
-        client = _clients[loop] = httpx.AsyncClient(limits=POOL_LIMITS)
+        client = _clients[(loop, name)] = httpx.AsyncClient(limits=POOL_LIMITS)
     return client
 
 
-async def upstream_client_close() -> None:
-    """Close the running loop's shared client (at shutdown)."""
-    client = _clients.pop(asyncio.get_running_loop(), None)
-    if client is not None:
-        await client.aclose()
+async def upstream_clients_close() -> None:
+    """Close the running loop's shared clients (at shutdown)."""
+    loop = asyncio.get_running_loop()
+    for key in [key for key in _clients if key[0] is loop]:
+        await _clients.pop(key).aclose()
 
 
 async def upstreams_call_async(
@@ -86,14 +90,13 @@ async def upstreams_call_async(
     """POST `payload` to every URL at once; each call ends within `timeout` seconds and the
     whole fan-out within `deadline` (default: `timeout` plus a small margin)."""
     started = time.perf_counter()
-    client = upstream_client()
     results: dict[str, UpstreamResult] = {}
 
     async def one(name: str, url: str) -> None:
         call_started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                response = await client.post(url, json=payload, timeout=timeout)
+                response = await upstream_client(name).post(url, json=payload, timeout=timeout)
         except (TimeoutError, httpx.HTTPError, OSError) as exc:
             results[name] = _result(name, call_started, exc)
             return

@@ -94,6 +94,38 @@ def test_the_whole_fanout_has_a_deadline(django_app: None, drip: StubUpstream,
     assert elapsed < 10, "the fan-out outlived its deadline"
 
 
+def test_an_upstream_that_holds_every_connection_of_its_pool_blocks_no_other_upstream(
+    django_app: None, drip: StubUpstream, stub_upstream: StubUpstream,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each upstream has its own client and so its own connection limit: with one pool for all,
+    # two dripping calls would fill it and the fast upstream's call would wait out its deadline.
+    import core.fanout
+
+    monkeypatch.setattr(core.fanout, "POOL_LIMITS", httpx.Limits(max_connections=2))
+    slow, fast = {"drip": drip.url("drip")}, {"fast": stub_upstream.url("fast")}
+
+    async def run() -> dict:
+        from core.fanout import upstreams_call_async
+
+        holding = [asyncio.create_task(upstreams_call_async(
+            urls=slow, payload=BODY, timeout=30, deadline=30)) for _ in range(2)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while drip.in_flight < 2 and loop.time() < deadline:  # both hold a connection
+            await asyncio.sleep(0.01)
+        assert drip.in_flight == 2
+        try:
+            return await upstreams_call_async(urls=fast, payload=BODY, timeout=5, deadline=5)
+        finally:
+            for task in holding:
+                task.cancel()
+            await asyncio.gather(*holding, return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert results["fast"].ok, results["fast"]
+
+
 def test_one_client_per_process_reuses_its_connections(
     web: WebServer, stub_upstream: StubUpstream
 ) -> None:
@@ -106,12 +138,12 @@ def test_one_client_per_process_reuses_its_connections(
     assert len(stub_upstream.peers) <= 12
 
 
-def test_lifespan_shutdown_closes_the_shared_client(django_app: None) -> None:
+def test_lifespan_shutdown_closes_the_shared_clients(django_app: None) -> None:
     from config.asgi import application
     from core.fanout import upstream_client
 
     async def run() -> bool:
-        client = upstream_client()
+        clients = [upstream_client(name) for name in ("sanctions", "fraud")]
         inbox: asyncio.Queue = asyncio.Queue()
         sent: list[dict] = []
         for kind in ("lifespan.startup", "lifespan.shutdown"):
@@ -123,6 +155,6 @@ def test_lifespan_shutdown_closes_the_shared_client(django_app: None) -> None:
         await application({"type": "lifespan"}, inbox.get, send)
         assert [m["type"] for m in sent] == ["lifespan.startup.complete",
                                              "lifespan.shutdown.complete"]
-        return client.is_closed
+        return all(client.is_closed for client in clients)
 
     assert asyncio.run(run())
