@@ -78,7 +78,7 @@ class OneThreadHopASGIHandler(ASGIHandler):
             return True
         try:
             match = get_resolver(get_urlconf()).resolve(request.path_info)
-        except Exception:
+        except Exception:  # a 404, or a broken URLconf: the sync chain answers it Django's way
             return False
         return iscoroutinefunction(match.func)
 
@@ -99,7 +99,12 @@ class OneThreadHopASGIHandler(ASGIHandler):
             self._release_when_idle(executor)
             raise
         # A last call on the thread: it runs after anything of this request still queued there.
-        reusable = await asyncio.wrap_future(executor.submit(request_thread_reusable))
+        check = executor.submit(request_thread_reusable)
+        try:
+            reusable = await asyncio.wrap_future(check)
+        except BaseException:  # cancelled while checking: decide once the check has run
+            self._release_when_idle(executor)
+            raise
         self._park(executor, reusable=reusable)
 
     def _park(self, executor: ThreadPoolExecutor, *, reusable: bool) -> None:
