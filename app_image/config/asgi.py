@@ -1,7 +1,9 @@
 """ASGI entry point served by uvicorn (`entrypoint.sh web`); also serves the pod's metrics.
 
 Django answers HTTP only; this wrapper adds the ASGI lifespan: the process warms up before it
-reports ready (/readyz) and closes the shared upstream client when it shuts down.
+reports ready (/readyz) and, where the server runs the lifespan protocol, closes the shared
+upstream clients when it shuts down (`entrypoint.sh web` runs uvicorn with `--lifespan off`:
+there the process exit closes their sockets).
 """
 
 import os

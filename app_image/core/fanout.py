@@ -10,24 +10,34 @@ client per request builds an SSL context on the event loop each time. One per up
 for all: each third party gets its own connection limits (a slow one cannot take the others'
 connections), and httpcore scans every pooled connection of its client each time it hands one
 out, so one shared pool cost the fan-out about a third of its CPU at 20 concurrent users here
-(`make bench`, issue 16). `upstream_clients_close` closes them; the ASGI application calls it
-at lifespan shutdown (config/asgi.py).
+(`make bench`, issue 16). One SSL context, built at import, serves every client: building one
+costs about 20 ms of CPU, which a client made on the event loop would stall it for.
+`upstream_clients_close` closes the clients at lifespan shutdown, where the server runs the
+lifespan protocol (config/asgi.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import certifi
 import httpx
 
 FANOUT_MARGIN_SECONDS = 0.25
 """The whole fan-out may take this much longer than one call's deadline (scheduling slack)."""
 DEADLINE_EXCEEDED = "deadline exceeded"
-POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+# Keep-alive as wide as the pool: httpcore compares its keep-alive cap with every connection,
+# idle or not, so a lower cap closes connections under load and opens new ones (TLS handshakes
+# against a real third party) on the next burst.
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+"""Per upstream and process."""
+SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+"""What httpx builds by default (certifi's CA bundle), once for every client of the process."""
 
 _clients: dict[tuple[asyncio.AbstractEventLoop, str], httpx.AsyncClient] = {}
 
@@ -72,7 +82,8 @@ def upstream_client(name: str) -> httpx.AsyncClient:
     if client is None or client.is_closed:
         for stale in [key for key in _clients if key[0].is_closed()]:
             del _clients[stale]  # a finished loop (tests run several): its client is unusable
-        client = _clients[(loop, name)] = httpx.AsyncClient(limits=POOL_LIMITS)
+        client = _clients[(loop, name)] = httpx.AsyncClient(limits=POOL_LIMITS,
+                                                            verify=SSL_CONTEXT)
     return client
 
 
@@ -116,7 +127,7 @@ def upstreams_call_sync(
 ) -> dict[str, UpstreamResult]:
     """POST `payload` to each URL in turn; the whole call lasts about the sum of them."""
     results: dict[str, UpstreamResult] = {}
-    with httpx.Client() as client:
+    with httpx.Client(verify=SSL_CONTEXT) as client:
         for name, url in urls.items():
             call_started = time.perf_counter()
             try:

@@ -1,5 +1,5 @@
 """Async fan-out: three upstreams at once (not one after another), partial answers, deadlines
-per call and for the whole fan-out against a slow-drip upstream, one shared client."""
+per call and for the whole fan-out against a slow-drip upstream, one shared client per upstream."""
 
 from __future__ import annotations
 
