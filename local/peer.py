@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from local.haproxy import alb_config
+from local.preflight import port_free
 from local.topology import APP_DIR, ROOT, Topology, TopologyError
 
 PEER_DIR = ROOT / "local" / "peer"
@@ -27,7 +28,7 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 def peer_port(topology: Topology) -> int:
-    """The peer's port: past the topology's own (base + 10 + web processes)."""
+    """The peer's port: a free one below the web processes' (base + 9)."""
     return topology.base_port + 9
 
 
@@ -91,6 +92,12 @@ class Peer:
     def __enter__(self) -> Peer:
         if not GUNICORN.exists():
             raise TopologyError("gunicorn is missing from the venv: run `make venv`")
+        for port in (self.port, self.alb_port):
+            # A leftover peer (a bench killed mid-run) would answer the probes below: the bench
+            # would then measure it, old code and all.
+            if not port_free(port):
+                raise TopologyError(f"port {port} is taken (a leftover peer of a killed bench?): "
+                                    "stop what listens there, then run the bench again")
         log = self.topology.log_dir / "peer.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         # cookiecutter-django's start script: gunicorn config.wsgi, sync workers, and gunicorn
@@ -130,5 +137,7 @@ class Peer:
         return alb
 
     def __exit__(self, *_: object) -> None:
-        _stop(self.alb)
-        _stop(self.process)
+        try:
+            _stop(self.alb)
+        finally:
+            _stop(self.process)
