@@ -20,11 +20,18 @@ Django's guarantees stay: all of a request's sync code on one thread, different 
 different threads, nothing shared by two requests at once. A thread goes back to the pool only
 once a last call on it has run, so nothing of its request can still be running there, and only
 if its request left no transaction behind on its database connections; else it is let go.
+
+One rule follows from asgiref's executor contexts: a task an async view starts inherits its
+request's context, and a thread-sensitive call it makes after the request ended raises
+RuntimeError (stock Django would quietly move it to a new thread). Start work that may outlive
+its request with `task_outliving_request`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -42,6 +49,12 @@ IDLE_THREADS_MAX = 32
 """Idle request threads kept per process; more concurrent requests get fresh threads."""
 
 log = structlog.get_logger(__name__)
+
+
+def task_outliving_request(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Start `coro` as a task that may outlive the request (its sync calls use a shared thread)."""
+    # A fresh context: none of the request's, so not its request thread's executor either.
+    return asyncio.create_task(coro, context=contextvars.Context())
 
 
 def request_thread_reusable() -> bool:

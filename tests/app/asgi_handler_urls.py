@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 
 import sentry_sdk
+from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -16,6 +18,26 @@ HOLD_STARTED = threading.Event()
 """Set once the held view runs."""
 HOLD_RELEASE = threading.Event()
 """The held view returns once this is set."""
+
+
+BACKGROUND: list[asyncio.Task[int]] = []
+"""Tasks started by the background view: one inherits the request's context, one does not."""
+REQUEST_ENDED = asyncio.Event()
+"""Set by the test once the background view's request has ended."""
+
+
+async def _ident_after_request() -> int:
+    await REQUEST_ENDED.wait()
+    return await sync_to_async(threading.get_ident)()
+
+
+async def background(request: HttpRequest) -> HttpResponse:
+    """Start two tasks that make a thread-sensitive call after this request has ended."""
+    from config.asgi_handler import task_outliving_request
+
+    BACKGROUND[:] = [asyncio.create_task(_ident_after_request()),
+                     task_outliving_request(_ident_after_request())]
+    return HttpResponse("started")
 
 
 def thread_ident(request: HttpRequest) -> HttpResponse:
@@ -61,4 +83,4 @@ async def async_callers(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [path("thread", thread_ident), path("pair", pair), path("hold", hold),
                path("transaction-left-open", transaction_left_open), path("boom", boom),
-               path("async-callers", async_callers)]
+               path("async-callers", async_callers), path("background", background)]

@@ -170,3 +170,21 @@ def test_a_cancelled_request_s_thread_is_not_handed_on_while_its_view_runs(handl
     assert status == 200
     assert thread != held_thread
     assert idle == 2
+
+
+def test_a_task_outliving_its_request_needs_task_outliving_request(handler: Any) -> None:
+    from tests.app import asgi_handler_urls
+
+    async def run() -> list[Any]:
+        asgi_handler_urls.REQUEST_ENDED = asyncio.Event()  # bound to this test's loop
+        assert await asgi_get(handler, "/background") == (200, "started")
+        asgi_handler_urls.REQUEST_ENDED.set()  # the request is over: now the tasks call sync
+        return await asyncio.wait_for(
+            asyncio.gather(*asgi_handler_urls.BACKGROUND, return_exceptions=True),
+            CEILING_SECONDS)
+
+    inherited, detached = asyncio.run(run())
+    # The request's own executor context has exited: asgiref refuses rather than move the call.
+    assert isinstance(inherited, RuntimeError), inherited
+    assert "ThreadSensitiveContext has exited" in str(inherited)
+    assert isinstance(detached, int), detached
