@@ -53,7 +53,8 @@ log = structlog.get_logger(__name__)
 
 def task_outliving_request(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     """Start `coro` as a task that may outlive the request (its sync calls use a shared thread)."""
-    # A fresh context: none of the request's, so not its request thread's executor either.
+    # A fresh context: none of the request's, so not its request thread's executor either; nor
+    # its other context variables (the request's log binding, Sentry's scope): bind what it needs.
     return asyncio.create_task(coro, context=contextvars.Context())
 
 
